@@ -1,0 +1,88 @@
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import type { ServerOptions } from "./config.js";
+
+/** Usage text of `npx tsx src/main.ts --help`. */
+export const usage = `Usage: npx tsx src/main.ts [options]
+
+Serves the example API (and chat, REST, WebSocket as they are enabled) on ONE port:
+gRPC, gRPC-Web and Connect over HTTP/2 cleartext, HTTP/1.1 and TLS.
+
+Options (each also read from the environment variable in brackets; flags win):
+  --port N            port to listen on, 0 picks a free one        [PORT, default 8080]
+  --host ADDR         address to bind                               [HOST, default 127.0.0.1]
+  --tls-cert FILE     PEM certificate; with --tls-key enables TLS   [TLS_CERT]
+  --tls-key FILE      PEM private key                               [TLS_KEY]
+  --log-level LEVEL   fatal, error, warn, info, debug, trace, silent [LOG_LEVEL, default info]
+  --max-message-bytes N   largest message accepted or sent         [MAX_MESSAGE_BYTES, default 4194304]
+  --shutdown-timeout-ms N grace period for in-flight calls          [SHUTDOWN_TIMEOUT_MS, default 10000]
+  -h, --help          show this text
+`;
+
+/** The CLI's settings once parsed and validated. */
+export interface CliConfig {
+  help: boolean;
+  logLevel: string;
+  server: Partial<ServerOptions>;
+}
+
+const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+/** Parses flags and environment; throws an Error whose message says what to fix. */
+export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliConfig {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        port: { type: "string" },
+        host: { type: "string" },
+        "tls-cert": { type: "string" },
+        "tls-key": { type: "string" },
+        "log-level": { type: "string" },
+        "max-message-bytes": { type: "string" },
+        "shutdown-timeout-ms": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\nRun with --help to see the options.`);
+  }
+  const pick = (flag: string, name: string) => (values as Record<string, string | undefined>)[flag] ?? (env[name] === "" ? undefined : env[name]);
+  const int = (flag: string, name: string, min: number, max: number): number | undefined => {
+    const raw = pick(flag, name);
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw.trim()) || n < min || n > max) throw new Error(`--${flag} (${name}) must be an integer from ${min} to ${max}, got "${raw}"`);
+    return n;
+  };
+  const logLevel = pick("log-level", "LOG_LEVEL") ?? "info";
+  if (!LEVELS.includes(logLevel)) throw new Error(`--log-level (LOG_LEVEL) must be one of ${LEVELS.join(", ")}, got "${logLevel}"`);
+  const cert = pick("tls-cert", "TLS_CERT");
+  const key = pick("tls-key", "TLS_KEY");
+  if ((cert === undefined) !== (key === undefined)) throw new Error("TLS needs both --tls-cert (TLS_CERT) and --tls-key (TLS_KEY)");
+  const read = (file: string, what: string) => {
+    try {
+      return readFileSync(file);
+    } catch (e) {
+      throw new Error(`cannot read the TLS ${what} "${file}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  };
+  const limits: Record<string, number> = {};
+  const maxMessageBytes = int("max-message-bytes", "MAX_MESSAGE_BYTES", 1, 2 ** 31 - 1);
+  if (maxMessageBytes !== undefined) limits.maxMessageBytes = maxMessageBytes;
+  const shutdownTimeoutMs = int("shutdown-timeout-ms", "SHUTDOWN_TIMEOUT_MS", 0, 3_600_000);
+  if (shutdownTimeoutMs !== undefined) limits.shutdownTimeoutMs = shutdownTimeoutMs;
+  return {
+    help: values.help === true,
+    logLevel,
+    server: {
+      port: int("port", "PORT", 0, 65535) ?? 8080,
+      host: pick("host", "HOST") ?? "127.0.0.1",
+      tls: cert && key ? { cert: read(cert, "certificate"), key: read(key, "key") } : undefined,
+      limits,
+    },
+  };
+}

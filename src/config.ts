@@ -1,0 +1,96 @@
+import type { DescService } from "@bufbuild/protobuf";
+import type { Interceptor, ServiceImpl } from "@connectrpc/connect";
+import type { Logger } from "pino";
+
+/** One service to serve: its generated descriptor and a (partial) Connect implementation. */
+export interface ServiceRegistration<S extends DescService = DescService> {
+  service: S;
+  impl: Partial<ServiceImpl<S>>;
+}
+
+/** Helper that keeps the implementation type-checked against its descriptor. */
+export function service<S extends DescService>(desc: S, impl: Partial<ServiceImpl<S>>): ServiceRegistration {
+  return { service: desc, impl } as unknown as ServiceRegistration;
+}
+
+/** PEM certificate and key; with them the port speaks TLS (ALPN h2 and http/1.1). */
+export interface TlsOptions {
+  cert: string | Buffer;
+  key: string | Buffer;
+  ca?: string | Buffer;
+}
+
+/** Limits enforced alike on every protocol. */
+export interface Limits {
+  /** Largest request or response message, in bytes. */
+  maxMessageBytes: number;
+  /** Largest deadline a client may ask for, and the deadline of calls that ask none (0 = none). */
+  maxTimeoutMs: number;
+  /** Most simultaneous TCP connections on the port (0 = unlimited). */
+  maxConnections: number;
+  /** Most concurrent streams per HTTP/2 connection. */
+  maxConcurrentStreams: number;
+  /** Time a new connection may take to send its first bytes / complete its headers. */
+  headersTimeoutMs: number;
+  /** Idle keep-alive connections are closed after this long. */
+  idleTimeoutMs: number;
+  /** Time graceful shutdown waits for in-flight calls before it closes connections. */
+  shutdownTimeoutMs: number;
+}
+
+/** Options of createServer(). Everything is optional; defaults are safe. */
+export interface ServerOptions {
+  services: ServiceRegistration[];
+  interceptors: Interceptor[];
+  port: number;
+  host: string;
+  tls?: TlsOptions;
+  limits: Partial<Limits>;
+  logger?: Logger;
+  /** Serve grpc.health.v1.Health (default true). */
+  health: boolean;
+  /** Serve gRPC server reflection v1 and v1alpha (default true). */
+  reflection: boolean;
+}
+
+/** Default limits: generous for real traffic, closed against abuse. */
+export const defaultLimits: Limits = {
+  maxMessageBytes: 4 * 1024 * 1024,
+  maxTimeoutMs: 5 * 60 * 1000,
+  maxConnections: 10_000,
+  maxConcurrentStreams: 250,
+  headersTimeoutMs: 10_000,
+  idleTimeoutMs: 120_000,
+  shutdownTimeoutMs: 10_000,
+};
+
+/** Validated, defaulted options as the server uses them. */
+export interface ResolvedOptions extends Omit<ServerOptions, "limits"> {
+  limits: Limits;
+}
+
+/** Validates options once and fills in defaults; throws an Error that says which option is wrong. */
+export function resolveOptions(opts: Partial<ServerOptions>): ResolvedOptions {
+  const limits: Limits = { ...defaultLimits };
+  for (const [k, v] of Object.entries(opts.limits ?? {})) {
+    if (!(k in defaultLimits)) throw new Error(`unknown limit "${k}"; known limits: ${Object.keys(defaultLimits).join(", ")}`);
+    if (v === undefined) continue;
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 0) throw new Error(`limit ${k} must be a non-negative integer, got ${String(v)}`);
+    (limits as unknown as Record<string, number>)[k] = v;
+  }
+  if (limits.maxMessageBytes < 1) throw new Error("limit maxMessageBytes must be at least 1");
+  const port = opts.port ?? 8080;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`port must be an integer from 0 to 65535, got ${String(port)}`);
+  if (opts.tls && (!opts.tls.cert || !opts.tls.key)) throw new Error("tls needs both cert and key");
+  return {
+    services: opts.services ?? [],
+    interceptors: opts.interceptors ?? [],
+    port,
+    host: opts.host ?? "127.0.0.1",
+    tls: opts.tls,
+    limits,
+    logger: opts.logger,
+    health: opts.health ?? true,
+    reflection: opts.reflection ?? true,
+  };
+}

@@ -1,0 +1,183 @@
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import type { Logger } from "pino";
+import type { Limits, TlsOptions } from "../config.js";
+import type { NodeRequest, NodeResponse, StreamHandler, UpgradeHandler } from "./types.js";
+
+/** The HTTP/2 client connection preface (RFC 9113 §3.4). */
+const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+
+/** What the listener hands connections to. */
+export interface ListenerHandlers {
+  request: (req: NodeRequest, res: NodeResponse) => void;
+  upgrade: UpgradeHandler;
+  /** Optional raw HTTP/2 stream hook, run before the compatibility API. */
+  stream?: StreamHandler;
+}
+
+/** One TCP port that speaks h2c and HTTP/1.1 (sniffed), or TLS with ALPN h2 and http/1.1. */
+export interface Listener {
+  readonly server: net.Server;
+  readonly h2: http2.Http2Server | http2.Http2SecureServer;
+  /** Resolves with the bound address once listening. */
+  listen(port: number, host: string): Promise<net.AddressInfo>;
+  /** Stops accepting, sends GOAWAY, waits up to `graceMs` for open calls, then destroys what is left. */
+  close(graceMs: number): Promise<void>;
+  /** Open TCP connections right now. */
+  connections(): number;
+}
+
+/** Classifies the first bytes of a cleartext connection: "h2", "http1", or "more" when undecided. */
+export function sniff(bytes: Buffer): "h2" | "http1" | "more" {
+  const n = Math.min(bytes.length, PREFACE.length);
+  if (bytes.subarray(0, n).equals(PREFACE.subarray(0, n))) return n === PREFACE.length ? "h2" : "more";
+  return "http1";
+}
+
+/** Creates the listener; nothing is bound until listen(). */
+export function createListener(limits: Limits, tls: TlsOptions | undefined, handlers: ListenerHandlers, logger: Logger): Listener {
+  const sockets = new Set<net.Socket>();
+  const sessions = new Set<http2.Http2Session>();
+  let closing = false;
+
+  const h2opts: http2.ServerOptions = {
+    settings: { maxConcurrentStreams: limits.maxConcurrentStreams },
+    maxSessionMemory: 64,
+  };
+  const h2 = tls
+    ? http2.createSecureServer({ ...h2opts, cert: tls.cert, key: tls.key, ca: tls.ca, allowHTTP1: true, ALPNProtocols: ["h2", "http/1.1"] })
+    : http2.createServer(h2opts);
+  h2.on("request", (req, res) => {
+    if (closing && res instanceof http.ServerResponse) res.shouldKeepAlive = false;
+    handlers.request(req, res);
+  });
+  h2.on("session", (s) => {
+    sessions.add(s);
+    s.once("close", () => sessions.delete(s));
+    s.on("error", (err) => logger.debug({ err: err.message }, "http2 session error"));
+    if (closing) s.close();
+  });
+  h2.on("sessionError", (err) => logger.debug({ err: err.message }, "http2 session error"));
+  h2.setTimeout(limits.idleTimeoutMs);
+  if (handlers.stream) interceptStreams(h2, handlers.stream);
+
+  let server: net.Server;
+  if (tls) {
+    // allowHTTP1 routes http/1.1 ALPN (and no ALPN) to Node's HTTP/1 machinery on the same server.
+    h2.on("upgrade", (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => upgrade(req, socket, head));
+    h2.on("secureConnection", track);
+    h2.on("tlsClientError", (err) => logger.debug({ err: err.message }, "tls handshake failed"));
+    server = h2;
+  } else {
+    const h1 = http.createServer({
+      requestTimeout: 0,
+      headersTimeout: limits.headersTimeoutMs,
+      keepAliveTimeout: 5_000,
+      maxHeaderSize: 16 * 1024,
+    });
+    h1.on("request", (req, res) => {
+      if (closing) res.shouldKeepAlive = false;
+      handlers.request(req, res);
+    });
+    h1.on("upgrade", upgrade);
+    h1.on("clientError", (err: NodeJS.ErrnoException, socket: net.Socket) => {
+      // Malformed HTTP/1.1 gets a 400 and a closed connection; nothing else is affected.
+      if (socket.writable && err.code !== "ECONNRESET") socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+      else socket.destroy();
+    });
+    server = net.createServer({ pauseOnConnect: false }, (socket) => {
+      track(socket);
+      route(socket, h1);
+    });
+  }
+  server.maxConnections = limits.maxConnections > 0 ? limits.maxConnections : Infinity as unknown as number;
+
+  function track(socket: net.Socket) {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+  }
+
+  function upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer) {
+    if (closing || !handlers.upgrade(req, socket, head)) {
+      socket.end("HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+    }
+  }
+
+  // Reads until the bytes either are the HTTP/2 preface or cannot become it, then hands the socket over.
+  function route(socket: net.Socket, h1: http.Server) {
+    let seen: Buffer = Buffer.alloc(0);
+    const timer = setTimeout(() => socket.destroy(), limits.headersTimeoutMs);
+    const onData = (chunk: Buffer) => {
+      seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+      const kind = sniff(seen);
+      if (kind === "more") return;
+      clearTimeout(timer);
+      socket.off("data", onData);
+      socket.off("end", onEnd);
+      socket.pause();
+      socket.unshift(seen);
+      // http2 drains what was unshifted through socket.read() and then reads the handle itself;
+      // the HTTP/1.1 parser listens for 'data', so its socket must flow again.
+      if (kind === "h2") h2.emit("connection", socket);
+      else {
+        h1.emit("connection", socket);
+        socket.resume();
+      }
+    };
+    const onEnd = () => {
+      clearTimeout(timer);
+      socket.destroy();
+    };
+    socket.on("data", onData);
+    socket.once("end", onEnd);
+    socket.once("close", () => clearTimeout(timer));
+  }
+
+  return {
+    server,
+    h2,
+    connections: () => sockets.size,
+    listen(port, host) {
+      return new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          resolve(server.address() as net.AddressInfo);
+        });
+      });
+    },
+    async close(graceMs) {
+      closing = true;
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of sessions) s.close();
+      const deadline = Date.now() + graceMs;
+      while (sockets.size > 0 && Date.now() < deadline) {
+        // Idle HTTP/1.1 keep-alive sockets have nothing in flight: close them now.
+        for (const s of sockets) if (isIdleHttp1(s)) s.destroy();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      for (const s of sockets) s.destroy();
+      await stopped;
+    },
+  };
+}
+
+// Node's HTTP/1.1 server marks a socket with no request in flight through its parser state.
+function isIdleHttp1(socket: net.Socket): boolean {
+  const s = socket as net.Socket & { _httpMessage?: unknown; parser?: unknown; session?: unknown };
+  return s.parser !== undefined && s._httpMessage == null;
+}
+
+// The compatibility API listens to 'stream' and emits 'request'. To run the fast path first without a
+// second pass over every stream, the compat listener is taken off and called only for streams the
+// fast path passes on.
+function interceptStreams(h2: http2.Http2Server | http2.Http2SecureServer, fast: StreamHandler) {
+  const compat = h2.listeners("stream") as ((...args: unknown[]) => void)[];
+  h2.removeAllListeners("stream");
+  h2.on("stream", function (this: unknown, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) {
+    if (fast(stream, headers)) return;
+    for (const l of compat) l.call(h2, stream, headers, ...rest);
+  });
+}

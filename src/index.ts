@@ -1,0 +1,8 @@
+/** oneport: one protobuf API on one port over gRPC, gRPC-Web, Connect, REST and WebSocket. */
+export { createServer, type OneportServer, type ServerContext, type Feature } from "./server.js";
+export { defaultLimits, resolveOptions, service, type Limits, type ServerOptions, type ServiceRegistration, type TlsOptions } from "./config.js";
+export { protocolKey, Pipeline, type CallInit } from "./core/pipeline.js";
+export { Registry, type RegisteredMethod } from "./core/registry.js";
+export { HealthState, ServingStatus, healthService } from "./services/health.js";
+export { exampleService } from "./services/example.js";
+export { createLogger } from "./log.js";

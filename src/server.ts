@@ -1,0 +1,139 @@
+import type { AddressInfo } from "node:net";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { Logger } from "pino";
+import { resolveOptions, type ResolvedOptions, type ServerOptions } from "./config.js";
+import { loggingInterceptor } from "./core/logging.js";
+import { Pipeline } from "./core/pipeline.js";
+import { Registry } from "./core/registry.js";
+import { createDispatcher, pathOf } from "./http/dispatcher.js";
+import { createListener } from "./http/listener.js";
+import { opsHandler } from "./http/ops.js";
+import type { HttpHandler, StreamHandler, UpgradeHandler } from "./http/types.js";
+import { silentLogger } from "./log.js";
+import { HealthState, healthService, ServingStatus } from "./services/health.js";
+import { reflectionServices } from "./services/reflection.js";
+
+/** What a feature (REST, WebSocket, docs, ...) gets to build itself from. */
+export interface ServerContext {
+  readonly options: ResolvedOptions;
+  readonly registry: Registry;
+  readonly pipeline: Pipeline;
+  readonly logger: Logger;
+  readonly health: HealthState;
+  readonly shutdownSignal: AbortSignal;
+}
+
+/** A part of the server that takes some requests, upgrades or raw HTTP/2 streams. */
+export interface Feature {
+  readonly name: string;
+  http?: HttpHandler;
+  upgrade?: UpgradeHandler;
+  stream?: StreamHandler;
+  /** Ends the feature's long-lived work at shutdown (after the grace period starts). */
+  close?(): Promise<void>;
+}
+
+/** A oneport server: one port, every protocol. */
+export interface OneportServer {
+  /** Binds the port (port 0 picks a free one) and starts serving. */
+  listen(): Promise<AddressInfo>;
+  /** Graceful shutdown: NOT_SERVING, stop accepting, GOAWAY, let calls finish, then close. */
+  close(): Promise<void>;
+  /** The bound address; throws before listen(). */
+  readonly address: AddressInfo;
+  /** The bound port; throws before listen(). */
+  readonly port: number;
+  /** "http" or "https". */
+  readonly scheme: string;
+  readonly context: ServerContext;
+}
+
+/** Creates a server from options; see ServerOptions. Nothing is bound until listen(). */
+export function createServer(opts: Partial<ServerOptions> = {}): OneportServer {
+  const options = resolveOptions(opts);
+  const logger = options.logger ?? silentLogger;
+  const shutdown = new AbortController();
+  const registry = new Registry();
+  const health = new HealthState();
+  for (const s of options.services) registry.add(s);
+  if (options.health) registry.add(healthService(health));
+  if (options.reflection) reflectionServices(registry).forEach((s) => registry.add(s));
+
+  const interceptors = [loggingInterceptor(logger), ...options.interceptors];
+  const pipeline = new Pipeline(interceptors, shutdown.signal, options.limits.maxTimeoutMs);
+  const context: ServerContext = { options, registry, pipeline, logger, health, shutdownSignal: shutdown.signal };
+
+  const features: Feature[] = [rpcFeature(context), { name: "ops", http: opsHandler(health) }];
+  const httpHandlers = features.flatMap((f) => (f.http ? [f.http] : []));
+  const upgrades = features.flatMap((f) => (f.upgrade ? [f.upgrade] : []));
+  const streams = features.flatMap((f) => (f.stream ? [f.stream] : []));
+  const listener = createListener(
+    options.limits,
+    options.tls,
+    {
+      request: createDispatcher(httpHandlers, logger),
+      upgrade: (req, socket, head) => upgrades.some((u) => u(req, socket, head)),
+      stream: streams.length > 0 ? (stream, headers) => streams.some((s) => s(stream, headers)) : undefined,
+    },
+    logger,
+  );
+
+  let address: AddressInfo | undefined;
+  let closing: Promise<void> | undefined;
+  return {
+    context,
+    scheme: options.tls ? "https" : "http",
+    get address() {
+      if (!address) throw new Error("server is not listening; call listen() first");
+      return address;
+    },
+    get port() {
+      return this.address.port;
+    },
+    async listen() {
+      address = await listener.listen(options.port, options.host);
+      health.set("", ServingStatus.SERVING);
+      for (const s of registry.services()) health.set(s.typeName, ServingStatus.SERVING);
+      logger.info({ host: address.address, port: address.port, tls: !!options.tls, services: registry.services().map((s) => s.typeName) }, "listening");
+      return address;
+    },
+    close() {
+      closing ??= (async () => {
+        logger.info({ graceMs: options.limits.shutdownTimeoutMs }, "shutting down");
+        health.setAll(ServingStatus.NOT_SERVING);
+        const grace = listener.close(options.limits.shutdownTimeoutMs);
+        await Promise.all(features.map((f) => f.close?.()));
+        // Calls still running when the grace period ends are cancelled with their connections.
+        const timer = setTimeout(() => shutdown.abort(), options.limits.shutdownTimeoutMs);
+        await grace;
+        clearTimeout(timer);
+        shutdown.abort();
+        logger.info("stopped");
+      })();
+      return closing;
+    },
+  };
+}
+
+/** gRPC, gRPC-Web and Connect through connect-node, for every registered method. */
+function rpcFeature(ctx: ServerContext): Feature {
+  const { limits } = ctx.options;
+  const adapter = connectNodeAdapter({
+    routes: (router) => {
+      for (const r of ctx.registry.registrations()) router.service(r.service, r.impl);
+    },
+    interceptors: ctx.pipeline.interceptors,
+    readMaxBytes: limits.maxMessageBytes,
+    writeMaxBytes: limits.maxMessageBytes,
+    maxTimeoutMs: limits.maxTimeoutMs,
+    shutdownSignal: ctx.shutdownSignal,
+  });
+  return {
+    name: "rpc",
+    http(req, res) {
+      if (!ctx.registry.lookup(pathOf(req.url))) return false;
+      adapter(req, res);
+      return true;
+    },
+  };
+}
