@@ -1,17 +1,17 @@
 import type { AddressInfo } from "node:net";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from "./config.js";
 import { loggingInterceptor } from "./core/logging.js";
 import { Pipeline } from "./core/pipeline.js";
 import { Registry } from "./core/registry.js";
-import { createDispatcher, pathOf } from "./http/dispatcher.js";
+import { createDispatcher } from "./http/dispatcher.js";
 import { createListener } from "./http/listener.js";
 import { opsHandler } from "./http/ops.js";
 import type { HttpHandler, StreamHandler, UpgradeHandler } from "./http/types.js";
 import { silentLogger } from "./log.js";
 import { HealthState, healthService, ServingStatus } from "./services/health.js";
 import { reflectionServices } from "./services/reflection.js";
+import { rpcFeature } from "./rpc/feature.js";
 
 /** What a feature (REST, WebSocket, docs, ...) gets to build itself from. */
 export interface ServerContext {
@@ -63,7 +63,11 @@ export function createServer(opts: Partial<ServerOptions> = {}): OneportServer {
   const pipeline = new Pipeline(interceptors, shutdown.signal, options.limits.maxTimeoutMs);
   const context: ServerContext = { options, registry, pipeline, logger, health, shutdownSignal: shutdown.signal };
 
-  const features: Feature[] = [rpcFeature(context), { name: "ops", http: opsHandler(health) }];
+  // Order matters: the first feature that takes a request serves it.
+  const features: Feature[] = [
+    rpcFeature(context),
+    { name: "ops", http: opsHandler(health) },
+  ];
   const httpHandlers = features.flatMap((f) => (f.http ? [f.http] : []));
   const upgrades = features.flatMap((f) => (f.upgrade ? [f.upgrade] : []));
   const streams = features.flatMap((f) => (f.stream ? [f.stream] : []));
@@ -111,29 +115,6 @@ export function createServer(opts: Partial<ServerOptions> = {}): OneportServer {
         logger.info("stopped");
       })();
       return closing;
-    },
-  };
-}
-
-/** gRPC, gRPC-Web and Connect through connect-node, for every registered method. */
-function rpcFeature(ctx: ServerContext): Feature {
-  const { limits } = ctx.options;
-  const adapter = connectNodeAdapter({
-    routes: (router) => {
-      for (const r of ctx.registry.registrations()) router.service(r.service, r.impl);
-    },
-    interceptors: ctx.pipeline.interceptors,
-    readMaxBytes: limits.maxMessageBytes,
-    writeMaxBytes: limits.maxMessageBytes,
-    maxTimeoutMs: limits.maxTimeoutMs,
-    shutdownSignal: ctx.shutdownSignal,
-  });
-  return {
-    name: "rpc",
-    http(req, res) {
-      if (!ctx.registry.lookup(pathOf(req.url))) return false;
-      adapter(req, res);
-      return true;
     },
   };
 }
