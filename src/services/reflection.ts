@@ -67,7 +67,7 @@ interface FileIndex {
 function indexFiles(list: DescFile[]): FileIndex {
   const index: FileIndex = { byName: new Map(), bySymbol: new Map(), extensions: [] };
   for (const file of list) {
-    index.byName.set(file.name, file);
+    index.byName.set(file.proto.name, file);
     const add = (name: string) => index.bySymbol.set(name, file);
     if (file.proto.package) add(file.proto.package);
     for (const t of nestedTypes(file)) {
@@ -91,8 +91,8 @@ function fileOfSymbol(files: FileIndex, symbol: string): DescFile | undefined {
 function fileResponse(file: DescFile, sent: Set<string>): Answer {
   const out: Uint8Array[] = [];
   const visit = (f: DescFile, root: boolean) => {
-    if (!root && sent.has(f.name)) return;
-    sent.add(f.name);
+    if (!root && sent.has(f.proto.name)) return;
+    sent.add(f.proto.name);
     out.push(toBinary(FileDescriptorProtoSchema, f.proto));
     f.dependencies.forEach((d) => visit(d, false));
   };
