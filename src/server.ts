@@ -12,6 +12,7 @@ import { silentLogger } from "./log.js";
 import { HealthState, healthService, ServingStatus } from "./services/health.js";
 import { reflectionServices } from "./services/reflection.js";
 import { rpcFeature } from "./rpc/feature.js";
+import { unknownRpcFeature } from "./rpc/unknown.js";
 
 /** What a feature (REST, WebSocket, docs, ...) gets to build itself from. */
 export interface ServerContext {
@@ -67,6 +68,8 @@ export function createServer(opts: Partial<ServerOptions> = {}): OneportServer {
   const features: Feature[] = [
     rpcFeature(context),
     { name: "ops", http: opsHandler(health) },
+    ...options.features.map((make) => make(context)),
+    unknownRpcFeature(), // keep last: answers RPC-shaped requests nothing else took
   ];
   const httpHandlers = features.flatMap((f) => (f.http ? [f.http] : []));
   const upgrades = features.flatMap((f) => (f.upgrade ? [f.upgrade] : []));
@@ -97,7 +100,8 @@ export function createServer(opts: Partial<ServerOptions> = {}): OneportServer {
     async listen() {
       address = await listener.listen(options.port, options.host);
       health.set("", ServingStatus.SERVING);
-      for (const s of registry.services()) health.set(s.typeName, ServingStatus.SERVING);
+      // A status a feature already set (e.g. chat while its broker is down) is left as it is.
+      for (const s of registry.services()) if (health.get(s.typeName) === undefined) health.set(s.typeName, ServingStatus.SERVING);
       logger.info({ host: address.address, port: address.port, tls: !!options.tls, services: registry.services().map((s) => s.typeName) }, "listening");
       return address;
     },
