@@ -142,7 +142,7 @@ describe("RedisBroker", { skip }, () => {
   it("closes its connections and refuses work after close()", async () => {
     const a = await open("close:");
     await a.subscribe("room", () => {});
-    const clients = async () => (await inspect.client("LIST")).toString().split("\n").filter((l) => /name=oneport-(cmd|sub)/.test(l)).length;
+    const clients = async () => String(await inspect.client("LIST")).split("\n").filter((l: string) => /name=oneport-(cmd|sub)/.test(l)).length;
     const before = await clients();
     const seen: boolean[] = [];
     a.onHealthChange((h) => seen.push(h));
