@@ -34,7 +34,7 @@ describe("TLS on the unified port", () => {
   });
 
   it("negotiates h2 and http/1.1 by ALPN", async () => {
-    const h1 = await new Promise<{ head: string; alpn: string | false }>((resolve, reject) => {
+    const h1 = await new Promise<{ head: string; alpn: string | false | null }>((resolve, reject) => {
       const socket = tlsConnect({ host: "127.0.0.1", port, ca: tls.cert, servername: "localhost", ALPNProtocols: ["http/1.1"] }, () => {
         socket.write("GET /healthz HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n");
       });
