@@ -1,6 +1,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { Interceptor, ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import type { Feature, ServerContext } from "./server.js";
 
 /** One service to serve: its generated descriptor and a (partial) Connect implementation. */
 export interface ServiceRegistration<S extends DescService = DescService> {
@@ -51,6 +52,8 @@ export interface ServerOptions {
   health: boolean;
   /** Serve gRPC server reflection v1 and v1alpha (default true). */
   reflection: boolean;
+  /** Extra features (pages, health bindings, ...), built with the server's context; asked after the built-in ones. */
+  features: Array<(ctx: ServerContext) => Feature>;
 }
 
 /** Default limits: generous for real traffic, closed against abuse. */
@@ -92,5 +95,6 @@ export function resolveOptions(opts: Partial<ServerOptions>): ResolvedOptions {
     logger: opts.logger,
     health: opts.health ?? true,
     reflection: opts.reflection ?? true,
+    features: opts.features ?? [],
   };
 }
