@@ -1,0 +1,129 @@
+// One chat client per protocol, all with the same small interface, so that every scenario of the
+// cross-protocol tests is a loop over this table. Each adapter uses a real client of its protocol.
+import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import * as grpc from "@grpc/grpc-js";
+import { createGrpcJsClient } from "../../src/client/grpc-js.js";
+import { ChatService, type ChatMessage, type SendResponse, type SubscribeResponse } from "../../src/gen/chat/v1/chat_pb.js";
+
+/** A live subscription: what arrived so far, and how it ended (if it did). */
+export class Received {
+  readonly messages: ChatMessage[] = [];
+  /** Set when the stream ended with an error: its code. */
+  error?: Code;
+  ended = false;
+  private waiters: Array<() => void> = [];
+
+  /** Records a message (adapters call this). */
+  push(m: ChatMessage): void {
+    this.messages.push(m);
+    this.wake();
+  }
+
+  /** Records the end of the stream (adapters call this). */
+  end(code?: Code): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.error = code;
+    this.wake();
+  }
+
+  /** Resolves once `n` messages arrived; rejects if the stream ends before. */
+  async until(n: number): Promise<ChatMessage[]> {
+    while (this.messages.length < n) {
+      if (this.ended) throw new Error(`stream ended after ${this.messages.length} of ${n} messages (code ${this.error === undefined ? "ok" : Code[this.error]})`);
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+    return this.messages;
+  }
+
+  /** Resolves when the stream ended. */
+  async done(): Promise<Code | undefined> {
+    while (!this.ended) await new Promise<void>((r) => this.waiters.push(r));
+    return this.error;
+  }
+
+  private wake() {
+    const w = this.waiters;
+    this.waiters = [];
+    w.forEach((f) => f());
+  }
+}
+
+/** A chat client of one protocol, authenticated with one token (or none). */
+export interface ChatClient {
+  /** Sends a message; rejects with a ConnectError carrying the protocol's status code. */
+  send(room: string, text: string): Promise<ChatMessage>;
+  /** Starts a subscription; the caller waits for the server side to be registered. */
+  subscribe(room: string): { received: Received; cancel(): void };
+  close(): void;
+}
+
+/** Builds a client for the server at baseUrl ("http://127.0.0.1:PORT") with a token (undefined: no header). */
+export type ChatClientFactory = (baseUrl: string, token: string | undefined, authorization?: string) => ChatClient;
+
+const authHeader = (token: string | undefined, authorization?: string): Record<string, string> =>
+  authorization !== undefined ? { authorization } : token === undefined ? {} : { authorization: `Bearer ${token}` };
+
+/** @grpc/grpc-js over HTTP/2, with the generated descriptors. */
+export const grpcJs: ChatClientFactory = (baseUrl, token, authorization) => {
+  const client = createGrpcJsClient(ChatService, new URL(baseUrl).host);
+  const md = () => {
+    const m = new grpc.Metadata();
+    for (const [k, v] of Object.entries(authHeader(token, authorization))) m.set(k, v);
+    return m;
+  };
+  return {
+    send: (room, text) =>
+      new Promise((resolve, reject) => {
+        client.send({ room, text }, md(), (err: grpc.ServiceError | null, res: SendResponse) => {
+          if (err) reject(new ConnectError(err.details, err.code as number as Code));
+          else resolve(res.message as ChatMessage);
+        });
+      }),
+    subscribe(room) {
+      const received = new Received();
+      const call = client.subscribe({ room }, md()) as grpc.ClientReadableStream<SubscribeResponse>;
+      call.on("data", (r: SubscribeResponse) => received.push(r.message as ChatMessage));
+      call.on("error", (e: grpc.ServiceError) => received.end(e.code as number as Code));
+      call.on("end", () => received.end());
+      return { received, cancel: () => call.cancel() };
+    },
+    close: () => client.close(),
+  };
+};
+
+/** A protobuf-es client over any Connect transport (Connect, gRPC-Web). */
+function connectClient(transport: Transport, headers: Record<string, string>): ChatClient {
+  const client = createClient(ChatService, transport);
+  const aborts = new Set<AbortController>();
+  return {
+    async send(room, text) {
+      const res = await client.send({ room, text }, { headers });
+      return res.message as ChatMessage;
+    },
+    subscribe(room) {
+      const received = new Received();
+      const ac = new AbortController();
+      aborts.add(ac);
+      void (async () => {
+        try {
+          for await (const r of client.subscribe({ room }, { headers, signal: ac.signal })) received.push(r.message as ChatMessage);
+          received.end();
+        } catch (e) {
+          received.end(ConnectError.from(e).code);
+        }
+      })();
+      return { received, cancel: () => ac.abort() };
+    },
+    close: () => aborts.forEach((a) => a.abort()),
+  };
+}
+
+/** Connect protocol, JSON, HTTP/1.1 (connect-node transport). */
+export const connectJson: ChatClientFactory = (baseUrl, token, authorization) =>
+  connectClient(createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false }), authHeader(token, authorization));
+
+/** gRPC-Web, binary, HTTP/1.1 (connect-node transport). */
+export const grpcWeb: ChatClientFactory = (baseUrl, token, authorization) =>
+  connectClient(createGrpcWebTransport({ baseUrl, httpVersion: "1.1" }), authHeader(token, authorization));
