@@ -1,6 +1,7 @@
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from "./config.js";
+import { errorInterceptor } from "./core/errors.js";
 import { loggingInterceptor } from "./core/logging.js";
 import { Pipeline } from "./core/pipeline.js";
 import { Registry } from "./core/registry.js";
@@ -12,6 +13,7 @@ import { silentLogger } from "./log.js";
 import { HealthState, healthService, ServingStatus } from "./services/health.js";
 import { reflectionServices } from "./services/reflection.js";
 import { rpcFeature } from "./rpc/feature.js";
+import { wsFeature } from "./ws/feature.js";
 import { unknownRpcFeature } from "./rpc/unknown.js";
 
 /** What a feature (REST, WebSocket, docs, ...) gets to build itself from. */
@@ -60,7 +62,8 @@ export function createServer(opts: Partial<ServerOptions> = {}): OneportServer {
   if (options.health) registry.add(healthService(health));
   if (options.reflection) reflectionServices(registry).forEach((s) => registry.add(s));
 
-  const interceptors = [loggingInterceptor(logger), ...options.interceptors];
+  // Logging outermost (it sees the final code), then the error guard around user interceptors and services.
+  const interceptors = [loggingInterceptor(logger), errorInterceptor(logger), ...options.interceptors];
   const pipeline = new Pipeline(interceptors, shutdown.signal, options.limits.maxTimeoutMs);
   const context: ServerContext = { options, registry, pipeline, logger, health, shutdownSignal: shutdown.signal };
 
@@ -68,6 +71,7 @@ export function createServer(opts: Partial<ServerOptions> = {}): OneportServer {
   const features: Feature[] = [
     rpcFeature(context),
     { name: "ops", http: opsHandler(health) },
+    wsFeature(context),
     ...options.features.map((make) => make(context)),
     unknownRpcFeature(), // keep last: answers RPC-shaped requests nothing else took
   ];
