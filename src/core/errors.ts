@@ -22,7 +22,8 @@ export function errorInterceptor(logger: Logger): Interceptor {
     const sanitize = (err: unknown): ConnectError => {
       if (err instanceof ConnectError) {
         if (err.cause === undefined) return err;
-        const clean = new ConnectError(err.rawMessage, err.code, err.metadata, err.details);
+        const clean = new ConnectError(err.rawMessage, err.code, err.metadata);
+        clean.details.push(...err.details);
         return clean;
       }
       // Aborts caused by the client, deadlines or shutdown are reported by connect as ConnectErrors;
