@@ -1,6 +1,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { Interceptor, ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { resolveWsOptions, type WsOptions } from "./ws/options.js";
 import type { Feature, ServerContext } from "./server.js";
 
 /** One service to serve: its generated descriptor and a (partial) Connect implementation. */
@@ -52,6 +53,8 @@ export interface ServerOptions {
   health: boolean;
   /** Serve gRPC server reflection v1 and v1alpha (default true). */
   reflection: boolean;
+  /** The WebSocket bridge at /ws: path, allowed origins, limits (see WsOptions). */
+  ws: Partial<WsOptions>;
   /** Extra features (pages, health bindings, ...), built with the server's context; asked after the built-in ones. */
   features: Array<(ctx: ServerContext) => Feature>;
 }
@@ -68,8 +71,9 @@ export const defaultLimits: Limits = {
 };
 
 /** Validated, defaulted options as the server uses them. */
-export interface ResolvedOptions extends Omit<ServerOptions, "limits"> {
+export interface ResolvedOptions extends Omit<ServerOptions, "limits" | "ws"> {
   limits: Limits;
+  ws: WsOptions;
 }
 
 /** Validates options once and fills in defaults; throws an Error that says which option is wrong. */
@@ -95,6 +99,7 @@ export function resolveOptions(opts: Partial<ServerOptions>): ResolvedOptions {
     logger: opts.logger,
     health: opts.health ?? true,
     reflection: opts.reflection ?? true,
+    ws: resolveWsOptions(opts.ws),
     features: opts.features ?? [],
   };
 }

@@ -165,9 +165,10 @@ export function createListener(limits: Limits, tls: TlsOptions | undefined, hand
 }
 
 // Node's HTTP/1.1 server marks a socket with no request in flight through its parser state.
+// An upgraded (WebSocket) socket has parser null: its owner closes it (Feature.close), not this.
 function isIdleHttp1(socket: net.Socket): boolean {
   const s = socket as net.Socket & { _httpMessage?: unknown; parser?: unknown; session?: unknown };
-  return s.parser !== undefined && s._httpMessage == null;
+  return s.parser != null && s._httpMessage == null;
 }
 
 // The compatibility API listens to 'stream' and emits 'request'. To run the fast path first without a

@@ -1,0 +1,215 @@
+import { create, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import { createAsyncIterable } from "@connectrpc/connect/protocol";
+import type { Pipeline } from "../core/pipeline.js";
+import type { RegisteredMethod } from "../core/registry.js";
+import type { ClientFrame, Detail, ServerFrame } from "./frame.js";
+import type { MessageCodec } from "./message.js";
+import { InputQueue } from "./queue.js";
+
+type Msg = MessageShape<DescMessage>;
+
+/** What a call needs from its connection. */
+export interface CallHost {
+  readonly pipeline: Pipeline;
+  readonly codec: MessageCodec;
+  readonly maxBufferedBytes: number;
+  readonly maxPendingMessages: number;
+  /** Bytes waiting in the connection's send buffer. */
+  buffered(): number;
+  /** Writes a frame if the connection is open. */
+  send(frame: ServerFrame): void;
+  /** The call sent its final frame; forget its id. */
+  done(id: string): void;
+  /** Reports an error the client does not see in full (internal errors). */
+  report(err: unknown, id: string, method: string): void;
+}
+
+/**
+ * One stream of a WebSocket connection: feeds client frames into the shared Pipeline and turns what
+ * the implementation answers into frames. Sends exactly one final frame, whatever happens first:
+ * the implementation ends, fails, the deadline passes, the client cancels, or the session shuts down.
+ */
+export class WsCall {
+  private input?: InputQueue<Msg>;
+  private iterator?: AsyncIterator<Msg>;
+  private headersSent = false;
+  private finished = false;
+  private readonly aborted: Promise<never>;
+
+  constructor(
+    private readonly host: CallHost,
+    readonly id: string,
+    readonly m: RegisteredMethod,
+    private readonly ctx: HandlerContext & { abort(reason?: unknown): void },
+  ) {
+    const signal = ctx.signal;
+    this.aborted = new Promise<never>((_, reject) => {
+      if (signal.aborted) reject(signal.reason);
+      else signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+    });
+    this.aborted.catch(() => {});
+  }
+
+  /** Starts the call with its first frame. */
+  start(first: ClientFrame): void {
+    const kind = this.m.spec.kind;
+    try {
+      if (kind === "unary" || kind === "server_streaming") {
+        const req = this.host.codec.decode(this.m.method.input, first.message);
+        void this.run(kind === "unary" ? req : createAsyncIterable([req]));
+        return;
+      }
+      this.input = new InputQueue<Msg>();
+      void this.run(this.input);
+      this.accept(first);
+    } catch (e) {
+      this.finish(e);
+    }
+  }
+
+  /** A later frame of this stream (or the first one's message and end, for client streams). */
+  onFrame(f: ClientFrame): void {
+    if (this.finished) return;
+    if (f.cancel) return this.cancel(new ConnectError("canceled by the client", Code.Canceled));
+    if (f.method !== "") return this.finish(new ConnectError(`stream "${this.id}" is already open; "method" belongs in its first frame only`, Code.InvalidArgument));
+    this.accept(f);
+  }
+
+  private accept(f: ClientFrame): void {
+    if (f.message !== undefined) {
+      if (!this.input || this.input.closed) {
+        return this.finish(new ConnectError(`stream "${this.id}" takes no more requests (${this.input ? "the client ended it" : "one request per call for this method"})`, Code.InvalidArgument));
+      }
+      if (this.input.size >= this.host.maxPendingMessages) {
+        return this.finish(new ConnectError(`more than ${this.host.maxPendingMessages} requests wait unread on stream "${this.id}"`, Code.ResourceExhausted));
+      }
+      try {
+        this.input.push(this.host.codec.decode(this.m.method.input, f.message));
+      } catch (e) {
+        return this.finish(e);
+      }
+    }
+    if (f.end) this.input?.end();
+  }
+
+  /** Ends the call with `reason` (client cancel, shutdown); the final frame carries its code. */
+  cancel(reason: ConnectError): void {
+    if (this.finished) return;
+    this.ctx.abort(reason);
+  }
+
+  /** Ends the call now with `err` as its final status (bad frame, shutdown). */
+  fail(err: ConnectError): void {
+    this.finish(err);
+  }
+
+  /** The connection is gone: stop the implementation without sending anything. */
+  drop(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.cleanup(new ConnectError("the WebSocket connection closed", Code.Canceled));
+  }
+
+  private async run(input: Msg | AsyncIterable<Msg>): Promise<void> {
+    const { pipeline } = this.host;
+    try {
+      if (this.m.spec.kind === "unary") {
+        const res = await this.race(pipeline.unary(this.m, this.ctx, input as Msg));
+        return this.finish(undefined, res);
+      }
+      const it = pipeline.stream(this.m, this.ctx, input as AsyncIterable<Msg>)[Symbol.asyncIterator]();
+      this.iterator = it;
+      for (;;) {
+        const r = await this.race(it.next());
+        if (this.finished) return;
+        if (r.done) break;
+        this.sendMessage(r.value);
+      }
+      this.iterator = undefined;
+      this.finish();
+    } catch (e) {
+      this.finish(e);
+    }
+  }
+
+  // The implementation may ignore its signal; the deadline, a cancel or shutdown still end the stream.
+  private race<T>(p: Promise<T>): Promise<T> {
+    p.catch(() => {});
+    return Promise.race([p, this.aborted]);
+  }
+
+  private sendMessage(msg: Msg): void {
+    // The stated slow-consumer policy: a stream that would add to an over-full send buffer ends
+    // with RESOURCE_EXHAUSTED instead of buffering without bound; other streams keep their chance.
+    const waiting = this.host.buffered();
+    if (waiting > this.host.maxBufferedBytes) {
+      throw new ConnectError(`the client reads too slowly: ${waiting} bytes wait to be sent on this connection (limit ${this.host.maxBufferedBytes})`, Code.ResourceExhausted);
+    }
+    const frame: ServerFrame = { id: this.id, message: this.host.codec.encode(this.m.method.output, msg) };
+    this.attachHeaders(frame);
+    this.host.send(frame);
+  }
+
+  private attachHeaders(frame: ServerFrame): void {
+    if (this.headersSent) return;
+    this.headersSent = true;
+    if (hasAny(this.ctx.responseHeader)) frame.headers = record(this.ctx.responseHeader);
+  }
+
+  private finish(err?: unknown, unaryResult?: Msg): void {
+    if (this.finished) return;
+    this.finished = true;
+    const frame: ServerFrame = { id: this.id, end: true };
+    let error = err === undefined ? undefined : this.clientError(err);
+    if (unaryResult !== undefined) {
+      try {
+        frame.message = this.host.codec.encode(this.m.method.output, unaryResult);
+      } catch (e) {
+        error = this.clientError(e);
+      }
+    }
+    if (error) delete frame.message;
+    this.attachHeaders(frame);
+    const trailers = new Headers(this.ctx.responseTrailer);
+    error?.metadata.forEach((v, k) => trailers.set(k, v));
+    if (hasAny(trailers)) frame.trailers = record(trailers);
+    frame.status = error ? { code: error.code, message: error.rawMessage, details: details(error) } : { code: 0, message: "" };
+    this.host.send(frame);
+    this.cleanup(error ?? new ConnectError("the call is over", Code.Canceled));
+  }
+
+  private cleanup(reason: ConnectError): void {
+    this.input?.fail(reason);
+    // Aborting the context also stops its deadline timer; implementations see their signal fire.
+    this.ctx.abort(reason);
+    const it = this.iterator;
+    this.iterator = undefined;
+    if (it?.return) it.return().catch(() => {});
+    this.host.done(this.id);
+  }
+
+  private clientError(e: unknown): ConnectError {
+    if (e instanceof ConnectError) return e;
+    this.host.report(e, this.id, this.m.path);
+    return new ConnectError("internal error", Code.Internal);
+  }
+}
+
+function hasAny(h: Headers): boolean {
+  let any = false;
+  h.forEach(() => (any = true));
+  return any;
+}
+
+function record(h: Headers): Record<string, string> {
+  const o: Record<string, string> = {};
+  h.forEach((v, k) => (o[k] = v));
+  return o;
+}
+
+function details(err: ConnectError): Detail[] {
+  return err.details.map((d) =>
+    "desc" in d ? { type: d.desc.typeName, value: toBinary(d.desc, create(d.desc, d.value)) } : { type: d.type, value: d.value },
+  );
+}

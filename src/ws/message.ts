@@ -1,0 +1,53 @@
+import { fromBinary, fromJson, toBinary, toJson, type DescMessage, type JsonValue, type MessageShape, type Registry } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { WireFormat } from "./frame.js";
+
+/** Encodes and decodes the `message` field of frames for one connection's format (pure). */
+export class MessageCodec {
+  constructor(
+    readonly format: WireFormat,
+    private readonly registry: Registry,
+    private readonly maxBytes: number,
+  ) {}
+
+  /** A request from a client frame; a missing message is the empty message. Throws INVALID_ARGUMENT. */
+  decode<D extends DescMessage>(desc: D, raw: unknown): MessageShape<D> {
+    if (this.format === "proto") {
+      const bytes = (raw as Uint8Array | undefined) ?? new Uint8Array(0);
+      if (bytes.length > this.maxBytes) {
+        throw new ConnectError(`message of ${bytes.length} bytes exceeds the limit of ${this.maxBytes} bytes`, Code.ResourceExhausted);
+      }
+      try {
+        return fromBinary(desc, bytes);
+      } catch (e) {
+        throw new ConnectError(`message is not a valid ${desc.typeName}: ${reason(e)}`, Code.InvalidArgument);
+      }
+    }
+    try {
+      return fromJson(desc, (raw ?? {}) as JsonValue, { registry: this.registry });
+    } catch (e) {
+      throw new ConnectError(`message is not a valid ${desc.typeName}: ${reason(e)}`, Code.InvalidArgument);
+    }
+  }
+
+  /** A response for a server frame: a JSON value or bytes. Throws RESOURCE_EXHAUSTED past the size limit. */
+  encode<D extends DescMessage>(desc: D, msg: MessageShape<D>): unknown {
+    if (this.format === "proto") {
+      const bytes = toBinary(desc, msg);
+      if (bytes.length > this.maxBytes) throw tooBig(bytes.length, this.maxBytes);
+      return bytes;
+    }
+    return toJson(desc, msg, { registry: this.registry });
+  }
+}
+
+function tooBig(n: number, max: number): ConnectError {
+  return new ConnectError(`response message of ${n} bytes exceeds the limit of ${max} bytes`, Code.ResourceExhausted);
+}
+
+function reason(e: unknown): string {
+  const m = e instanceof Error ? e.message : String(e);
+  // protobuf-es prefixes its messages with "cannot decode ... from JSON: "; keep the useful tail.
+  const i = m.lastIndexOf(": ");
+  return i >= 0 && m.startsWith("cannot decode") ? m.slice(i + 2) : m;
+}
