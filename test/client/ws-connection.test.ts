@@ -1,0 +1,107 @@
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { ExampleService } from "../../src/gen/example/example_pb.js";
+import { createServer } from "../../src/server.js";
+import { exampleService } from "../../src/services/example.js";
+import { startServer } from "../support/server.js";
+import { BrowserLikeWebSocket, countingWebSocket, startProxy, wsTransport } from "./support.js";
+
+const codeOf = (p: Promise<unknown>) => p.then(() => "ok", (e: unknown) => Code[ConnectError.from(e).code]);
+
+// A stream that yields once and then waits ~forever: a call in flight for as long as a test needs.
+async function firstOfLongStream(client: ReturnType<typeof createClient<typeof ExampleService>>) {
+  const it = client.sayHelloStream({ name: "long", count: 2, intervalMs: 10_000 })[Symbol.asyncIterator]();
+  assert.equal((await it.next()).value?.message, "Hello, long (1/2)");
+  return it;
+}
+
+describe("WebSocket transport connection management", () => {
+  it("fails an in-flight call with UNAVAILABLE when the server restarts, then reconnects", async () => {
+    const opts = { host: "127.0.0.1", services: [exampleService()], limits: { shutdownTimeoutMs: 200 } };
+    const first = createServer({ ...opts, port: 0 });
+    const { port } = await first.listen();
+    const sockets = countingWebSocket();
+    const transport = wsTransport(`http://127.0.0.1:${port}`, { WebSocket: sockets.WebSocket });
+    after(() => transport.close());
+    const client = createClient(ExampleService, transport);
+    const it = await firstOfLongStream(client);
+    const pending = codeOf(it.next());
+    await first.close();
+    assert.equal(await pending, "Unavailable");
+
+    const second = createServer({ ...opts, port });
+    await second.listen();
+    after(() => second.close());
+    assert.equal((await client.sayHello({ name: "again" })).message, "Hello, again");
+    assert.equal(sockets.opened(), 2);
+  });
+
+  it("fails in-flight calls with UNAVAILABLE when the connection drops without a close frame", async () => {
+    const { port } = await startServer();
+    const proxy = await startProxy(port);
+    after(() => proxy.close());
+    const transport = wsTransport(`http://127.0.0.1:${proxy.port}`);
+    after(() => transport.close());
+    const client = createClient(ExampleService, transport);
+    const it = await firstOfLongStream(client);
+    const pending = codeOf(it.next());
+    proxy.cut();
+    assert.equal(await pending, "Unavailable");
+    assert.equal((await client.sayHello({ name: "back" })).message, "Hello, back");
+  });
+
+  for (const [name, WebSocket] of [["ws pings", undefined], ["browser-style probe calls", BrowserLikeWebSocket]] as const) {
+    it(`detects a dead network with heartbeats (${name}) and fails the call with UNAVAILABLE`, async () => {
+      const { port } = await startServer();
+      const proxy = await startProxy(port);
+      after(() => proxy.close());
+      const transport = wsTransport(`http://127.0.0.1:${proxy.port}`, { heartbeatIntervalMs: 50, heartbeatTimeoutMs: 100, ...(WebSocket ? { WebSocket } : {}) });
+      after(() => transport.close());
+      const client = createClient(ExampleService, transport);
+      const it = await firstOfLongStream(client);
+      // Heartbeats keep a healthy but quiet call open well past the heartbeat timeout.
+      await new Promise((r) => setTimeout(r, 400));
+      const pending = codeOf(it.next());
+      proxy.freeze();
+      const err = await pending;
+      assert.equal(err, "Unavailable");
+    });
+  }
+
+  it("fails fast with UNAVAILABLE while the server is down and backs off between attempts", async () => {
+    const server = createServer({ host: "127.0.0.1", port: 0, services: [exampleService()] });
+    const { port } = await server.listen();
+    await server.close();
+    const sockets = countingWebSocket();
+    const transport = wsTransport(`http://127.0.0.1:${port}`, { WebSocket: sockets.WebSocket, reconnectInitialDelayMs: 200 });
+    after(() => transport.close());
+    const client = createClient(ExampleService, transport);
+    assert.equal(await codeOf(client.sayHello({ name: "a" })), "Unavailable");
+    assert.equal(sockets.opened(), 1);
+    // A call during the backoff waits for it; one whose deadline ends first does not attempt at all.
+    assert.equal(await codeOf(client.sayHello({ name: "b" }, { timeoutMs: 20 })), "DeadlineExceeded");
+    assert.equal(sockets.opened(), 1);
+    const again = createServer({ host: "127.0.0.1", port, services: [exampleService()] });
+    await again.listen();
+    after(() => again.close());
+    assert.equal((await client.sayHello({ name: "c" })).message, "Hello, c");
+    assert.equal(sockets.opened(), 2);
+  });
+
+  it("close() ends open calls with CANCELED and refuses later calls", async () => {
+    const { url } = await startServer();
+    const transport = wsTransport(url);
+    const client = createClient(ExampleService, transport);
+    const it = await firstOfLongStream(client);
+    const pending = codeOf(it.next());
+    await transport.close();
+    assert.equal(transport.state, "closed");
+    assert.equal(await pending, "Canceled");
+    assert.equal(await codeOf(client.sayHello({ name: "late" })), "Unavailable");
+  });
+
+  it("refuses to start without a WebSocket constructor, naming the option", { skip: "WebSocket" in globalThis && "Node has a global WebSocket" }, () => {
+    assert.throws(() => wsTransport("http://127.0.0.1:1", { WebSocket: undefined }), /WebSocket option/);
+  });
+});
