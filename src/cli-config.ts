@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import type { ServerOptions } from "./config.js";
 
@@ -16,6 +17,8 @@ Options (each also read from the environment variable in brackets; flags win):
   --log-level LEVEL   fatal, error, warn, info, debug, trace, silent [LOG_LEVEL, default info]
   --max-message-bytes N   largest message accepted or sent         [MAX_MESSAGE_BYTES, default 4194304]
   --shutdown-timeout-ms N grace period for in-flight calls          [SHUTDOWN_TIMEOUT_MS, default 10000]
+  --workers N|auto    worker processes sharing the port; auto = one per core [WORKERS, default 1]
+  --redis-url URL     share chat rooms between instances via Redis  [REDIS_URL, unset = in memory]
   -h, --help          show this text
 `;
 
@@ -23,6 +26,10 @@ Options (each also read from the environment variable in brackets; flags win):
 export interface CliConfig {
   help: boolean;
   logLevel: string;
+  /** Worker processes serving the port (1 = no cluster). */
+  workers: number;
+  /** redis:// or rediss:// URL of the broker; undefined = in memory (or the cluster relay). */
+  redisUrl?: string;
   server: Partial<ServerOptions>;
 }
 
@@ -42,6 +49,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliConfig {
         "log-level": { type: "string" },
         "max-message-bytes": { type: "string" },
         "shutdown-timeout-ms": { type: "string" },
+        workers: { type: "string" },
+        "redis-url": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -75,9 +84,20 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliConfig {
   if (maxMessageBytes !== undefined) limits.maxMessageBytes = maxMessageBytes;
   const shutdownTimeoutMs = int("shutdown-timeout-ms", "SHUTDOWN_TIMEOUT_MS", 0, 3_600_000);
   if (shutdownTimeoutMs !== undefined) limits.shutdownTimeoutMs = shutdownTimeoutMs;
+  const workersRaw = pick("workers", "WORKERS");
+  let workers = 1;
+  if (workersRaw?.trim() === "auto") workers = availableParallelism();
+  else if (workersRaw !== undefined) {
+    workers = Number(workersRaw);
+    if (!/^\d+$/.test(workersRaw.trim()) || workers < 1 || workers > 256) throw new Error(`--workers (WORKERS) must be "auto" or an integer from 1 to 256, got "${workersRaw}"`);
+  }
+  const redisUrl = pick("redis-url", "REDIS_URL");
+  if (redisUrl !== undefined && !/^rediss?:\/\/[^/?#]/.test(redisUrl)) throw new Error(`--redis-url (REDIS_URL) must look like redis://host:6379 or rediss://host:6380, got "${redisUrl}"`);
   return {
     help: values.help === true,
     logLevel,
+    workers,
+    redisUrl,
     server: {
       port: int("port", "PORT", 0, 65535) ?? 8080,
       host: pick("host", "HOST") ?? "127.0.0.1",

@@ -1,5 +1,8 @@
 // The oneport CLI: the example API (and every built-in feature) on one port.
 import { parseCli, usage } from "./cli-config.js";
+import { isClusterWorker, onPrimaryShutdown, reportListening, runPrimary, workerId } from "./cluster.js";
+import { defaultLimits } from "./config.js";
+import { createBroker } from "./pubsub/select.js";
 import { createLogger } from "./log.js";
 import { createServer } from "./server.js";
 import { exampleService } from "./services/example.js";
@@ -16,12 +19,20 @@ if (cfg.help) {
   process.exit(0);
 }
 
-const logger = createLogger(cfg.logLevel);
+const rootLogger = createLogger(cfg.logLevel);
+if (cfg.workers > 1 && !isClusterWorker()) {
+  // The primary only forks, supervises and relays; the workers below serve the port.
+  await runPrimary({ workers: cfg.workers, logger: rootLogger, relay: !cfg.redisUrl, shutdownTimeoutMs: cfg.server.limits?.shutdownTimeoutMs ?? defaultLimits.shutdownTimeoutMs });
+}
+const logger = isClusterWorker() ? rootLogger.child({ worker: workerId(), pid: process.pid }) : rootLogger;
+// Redis with REDIS_URL, else the primary's relay in a worker, else memory: services see only Broker.
+const broker = await createBroker({ redisUrl: cfg.redisUrl, logger });
 const server = createServer({ ...cfg.server, logger, services: [exampleService()] });
 try {
   const addr = await server.listen();
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   logger.info({ url: `${server.scheme}://${host}:${addr.port}` }, "oneport is ready");
+  reportListening(addr.port);
 } catch (e) {
   const err = e as NodeJS.ErrnoException;
   const hint = err.code === "EADDRINUSE" ? " (the port is taken: pick another with --port or PORT)" : err.code === "EACCES" ? " (not allowed to bind this port: use one above 1023)" : "";
@@ -30,20 +41,25 @@ try {
 }
 
 let stopping = false;
-for (const sig of ["SIGTERM", "SIGINT"] as const) {
-  process.on(sig, () => {
-    if (stopping) {
-      logger.warn({ signal: sig }, "second signal: exiting now");
+const stop = (reason: string, signal?: NodeJS.Signals) => {
+  if (stopping) {
+    // Only a second signal forces the exit; the primary's drain request after Ctrl-C is no news.
+    if (!signal) return;
+    logger.warn({ signal }, "second signal: exiting now");
+    process.exit(1);
+  }
+  stopping = true;
+  logger.info({ signal, reason }, signal ? "signal received" : "shutdown requested");
+  // The server first (its features end the chat streams), then the broker's connections.
+  server.close().then(
+    () => broker.close(),
+  ).then(
+    () => process.exit(0),
+    (err) => {
+      logger.error({ err }, "shutdown failed");
       process.exit(1);
-    }
-    stopping = true;
-    logger.info({ signal: sig }, "signal received");
-    server.close().then(
-      () => process.exit(0),
-      (err) => {
-        logger.error({ err }, "shutdown failed");
-        process.exit(1);
-      },
-    );
-  });
-}
+    },
+  );
+};
+for (const sig of ["SIGTERM", "SIGINT"] as const) process.on(sig, () => stop(sig, sig));
+onPrimaryShutdown((reason) => stop(reason));
