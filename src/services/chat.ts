@@ -85,7 +85,8 @@ export function chatService(rooms: ChatRooms): ServiceRegistration {
       }
     },
 
-    async history(req) {
+    async history(req, ctx) {
+      authorOf(ctx);
       return rooms.history(checkRoom(req.room), req.pageSize, req.pageToken);
     },
   });
