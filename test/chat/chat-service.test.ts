@@ -189,7 +189,7 @@ describe("ChatService.Chat (bidi)", () => {
     after(() => client.close());
     const md = new grpc.Metadata();
     md.set("authorization", `Bearer ${TOKENS.dave}`);
-    const call = client.chat(md) as grpc.ClientDuplexStream<ChatRequest, { message?: { text: string } }>;
+    const call = client.chat(md) as grpc.ClientDuplexStream<Partial<ChatRequest>, { message?: { text: string } }>;
     const got: string[] = [];
     const ended = new Promise<void>((resolve, reject) => {
       call.on("data", (r) => got.push(r.message?.text ?? ""));
