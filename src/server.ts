@@ -14,6 +14,7 @@ import { HealthState, healthService, ServingStatus } from "./services/health.js"
 import { reflectionServices } from "./services/reflection.js";
 import { rpcFeature } from "./rpc/feature.js";
 import { wsFeature } from "./ws/feature.js";
+import { http2WebSocketFeature } from "./ws/http2-connect.js";
 import { unknownRpcFeature } from "./rpc/unknown.js";
 
 /** What a feature (REST, WebSocket, docs, ...) gets to build itself from. */
@@ -72,6 +73,7 @@ export function createServer(opts: Partial<ServerOptions> = {}): OneportServer {
     rpcFeature(context),
     { name: "ops", http: opsHandler(health) },
     wsFeature(context),
+    http2WebSocketFeature((req, socket, head) => upgrades.some((u) => u(req, socket, head))), // RFC 8441: /ws over HTTP/2 streams
     ...options.features.map((make) => make(context)),
     unknownRpcFeature(), // keep last: answers RPC-shaped requests nothing else took
   ];

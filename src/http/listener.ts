@@ -42,7 +42,8 @@ export function createListener(limits: Limits, tls: TlsOptions | undefined, hand
   let closing = false;
 
   const h2opts: http2.ServerOptions = {
-    settings: { maxConcurrentStreams: limits.maxConcurrentStreams },
+    // enableConnectProtocol: WebSockets over HTTP/2 streams (RFC 8441, src/ws/http2-connect.ts).
+    settings: { maxConcurrentStreams: limits.maxConcurrentStreams, enableConnectProtocol: true },
     maxSessionMemory: 64,
   };
   const h2 = tls

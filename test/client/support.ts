@@ -1,9 +1,9 @@
 import * as net from "node:net";
 import WebSocket from "ws";
-import { createWebSocketTransport, type WebSocketTransport, type WebSocketTransportOptions } from "../../src/client/index.js";
+import { createWebSocketTransport, type WebSocketConstructor, type WebSocketTransport, type WebSocketTransportOptions } from "../../src/client/index.js";
 
 /** `ws`'s WebSocket, counting the sockets the transport opens. */
-export function countingWebSocket(): { WebSocket: typeof WebSocket; opened: () => number } {
+export function countingWebSocket(): { WebSocket: WebSocketConstructor; opened: () => number } {
   let n = 0;
   class Counting extends WebSocket {
     constructor(url: string, protocols?: string | string[]) {
