@@ -3,8 +3,10 @@
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
+import { fromJson, type JsonValue } from "@bufbuild/protobuf";
+import { WebSocket } from "ws";
 import { createGrpcJsClient } from "../../src/client/grpc-js.js";
-import { ChatService, type ChatMessage, type SendResponse, type SubscribeResponse } from "../../src/gen/chat/v1/chat_pb.js";
+import { ChatMessageSchema, ChatService, type ChatMessage, type SendResponse, type SubscribeResponse } from "../../src/gen/chat/v1/chat_pb.js";
 
 /** A live subscription: what arrived so far, and how it ended (if it did). */
 export class Received {
@@ -127,3 +129,58 @@ export const connectJson: ChatClientFactory = (baseUrl, token, authorization) =>
 /** gRPC-Web, binary, HTTP/1.1 (connect-node transport). */
 export const grpcWeb: ChatClientFactory = (baseUrl, token, authorization) =>
   connectClient(createGrpcWebTransport({ baseUrl, httpVersion: "1.1" }), authHeader(token, authorization));
+
+/** A status frame's code name ("invalid_argument") as a Code. */
+const codeFromName = (name: string): Code => Code[name.replace(/(^|_)([a-z])/g, (_, __, c: string) => c.toUpperCase()) as keyof typeof Code] ?? Code.Unknown;
+
+interface WsFrame {
+  id?: string;
+  message?: { message?: JsonValue };
+  end?: boolean;
+  status?: { code: string; message?: string };
+}
+
+/** The WebSocket bridge at /ws with the `ws` package, JSON frames; the token goes in the first frame's headers. */
+export const webSocket: ChatClientFactory = (baseUrl, token, authorization) => {
+  const headers = authHeader(token, authorization);
+  const socket = new WebSocket(`${baseUrl.replace(/^http/, "ws")}/ws`, "oneport.json.v1");
+  const opened = new Promise<void>((resolve, reject) => {
+    socket.once("open", resolve);
+    socket.once("error", reject);
+  });
+  const streams = new Map<string, (f: WsFrame) => void>();
+  socket.on("message", (data) => {
+    const f = JSON.parse(String(data)) as WsFrame;
+    if (f.id !== undefined) streams.get(f.id)?.(f);
+  });
+  socket.on("close", () => streams.forEach((on) => on({ end: true, status: { code: "unavailable", message: "socket closed" } })));
+  let next = 0;
+  const open = (method: string, message: unknown, on: (f: WsFrame) => void) => {
+    const id = String(++next);
+    streams.set(id, (f) => {
+      if (f.end) streams.delete(id);
+      on(f);
+    });
+    void opened.then(() => socket.send(JSON.stringify({ id, method: `chat.v1.ChatService/${method}`, headers, message })));
+    return id;
+  };
+  const toMessage = (json: JsonValue | undefined) => fromJson(ChatMessageSchema, json ?? {});
+  return {
+    send: (room, text) =>
+      new Promise((resolve, reject) => {
+        open("Send", { room, text }, (f) => {
+          if (f.message) resolve(toMessage(f.message.message));
+          if (f.end && f.status && f.status.code !== "ok") reject(new ConnectError(f.status.message ?? "", codeFromName(f.status.code)));
+        });
+      }),
+    subscribe(room) {
+      const received = new Received();
+      const id = open("Subscribe", { room }, (f) => {
+        if (f.message) received.push(toMessage(f.message.message));
+        if (f.end) received.end(f.status && f.status.code !== "ok" ? codeFromName(f.status.code) : undefined);
+      });
+      return { received, cancel: () => void opened.then(() => socket.send(JSON.stringify({ id, cancel: true }))) };
+    },
+    close: () => socket.close(),
+  };
+};
