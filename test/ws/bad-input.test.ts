@@ -17,7 +17,7 @@ async function stillServes(c: WsClient, id = "after") {
   assert.deepEqual(f.message, { message: "Hello, Still" });
 }
 
-describe("WebSocket bridge bad input", () => {
+describe("WebSocket bridge bad input", { timeout: 20_000 }, () => {
   it("answers plain text with an error frame that shows a valid frame to copy, and stays open", async () => {
     const c = await connect(url);
     c.raw("hello");

@@ -29,7 +29,7 @@ for (const format of ["json", "proto"] as const) {
     return ends[0];
   };
 
-  describe(`WebSocket bridge over ${format === "json" ? "oneport.json.v1" : "oneport.proto.v1"}`, () => {
+  describe(`WebSocket bridge over ${format === "json" ? "oneport.json.v1" : "oneport.proto.v1"}`, { timeout: 20_000 }, () => {
     it("answers a unary call with one frame carrying the message and the ok status", async () => {
       const c = await connect(url, { format });
       c.send({ id: "1", method: "example.ExampleService/SayHello", message: { name: "Bob" } }, HelloRequestSchema);

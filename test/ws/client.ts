@@ -56,7 +56,7 @@ export class WsClient {
   /** Sends a frame; in binary mode `input` encodes `message` (a plain init object). */
   send(f: Send, input?: DescMessage): void {
     if (this.format === "json") return this.ws.send(JSON.stringify(f));
-    const message = f.message === undefined || !input ? (f.message as Uint8Array | undefined) : toBinary(input, create(input, f.message as object));
+    const message = f.message === undefined || !input ? (f.message as Uint8Array | undefined) : toBinary(input, create(input, f.message as never));
     const { timeout_ms, ...rest } = f;
     this.ws.send(toBinary(FrameSchema, create(FrameSchema, { ...rest, message, timeoutMs: timeout_ms })));
   }

@@ -11,7 +11,7 @@ import { connect, upgradeStatus } from "./client.js";
 
 const sayHello = (id: string, name = "Bob") => ({ id, method: "example.ExampleService/SayHello", message: { name } });
 
-describe("WebSocket origin check", async () => {
+describe("WebSocket origin check", { timeout: 20_000 }, async () => {
   const { url, port } = await startServer({ ws: { allowedOrigins: ["https://app.example.com"] } });
 
   it("refuses a foreign Origin with HTTP 403 at upgrade", async () => {
@@ -44,7 +44,7 @@ describe("WebSocket origin check", async () => {
   });
 });
 
-describe("WebSocket connection limits", async () => {
+describe("WebSocket connection limits", { timeout: 20_000 }, async () => {
   const { url } = await startServer({ ws: { maxStreamsPerConnection: 2, maxConnections: 2 } });
 
   it("ends a stream beyond maxStreamsPerConnection with resource_exhausted; the others go on", async () => {
@@ -70,7 +70,7 @@ describe("WebSocket connection limits", async () => {
   });
 });
 
-describe("WebSocket liveness", async () => {
+describe("WebSocket liveness", { timeout: 20_000 }, async () => {
   const { url } = await startServer({ ws: { idleTimeoutMs: 100, pingIntervalMs: 50 } });
 
   it("closes a connection that has no streams and sends nothing for idleTimeoutMs", async () => {
@@ -113,7 +113,7 @@ const firehose = service(ExampleService, {
   },
 });
 
-describe("WebSocket slow consumer", async () => {
+describe("WebSocket slow consumer", { timeout: 20_000 }, async () => {
   const { url } = await startServer({ services: [firehose], ws: { maxBufferedBytes: 64 * 1024, pingIntervalMs: 0 } });
 
   it("ends the slow stream with resource_exhausted while another connection keeps working", async () => {
@@ -142,7 +142,7 @@ describe("WebSocket slow consumer", async () => {
   });
 });
 
-describe("WebSocket graceful shutdown", () => {
+describe("WebSocket graceful shutdown", { timeout: 20_000 }, () => {
   it("ends open streams with unavailable, then closes with 1001", async () => {
     const server = createServer({ port: 0, services: [exampleService()], limits: { shutdownTimeoutMs: 2000 } });
     const { port } = await server.listen();
@@ -157,7 +157,7 @@ describe("WebSocket graceful shutdown", () => {
   });
 });
 
-describe("WebSocket over TLS", async () => {
+describe("WebSocket over TLS", { timeout: 20_000 }, async () => {
   const { url } = await startServer({ tls: selfSignedCert() });
 
   it("serves wss:// on the same port as HTTPS", async () => {
