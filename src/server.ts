@@ -73,7 +73,7 @@ export function createServer(opts: Partial<ServerOptions> = {}): OneportServer {
     rpcFeature(context),
     { name: "ops", http: opsHandler(health) },
     wsFeature(context),
-    http2WebSocketFeature((req, socket, head) => upgrades.some((u) => u(req, socket, head))), // RFC 8441: /ws over HTTP/2 streams
+    http2WebSocketFeature((req, socket, head) => upgrades.some((u) => u(req, socket, head)), logger), // RFC 8441: /ws over HTTP/2 streams
     ...options.features.map((make) => make(context)),
     unknownRpcFeature(), // keep last: answers RPC-shaped requests nothing else took
   ];

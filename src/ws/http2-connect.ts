@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import { Duplex } from "node:stream";
+import type { Logger } from "pino";
 import type { UpgradeHandler, StreamHandler } from "../http/types.js";
 import type { Feature } from "../server.js";
 
@@ -14,14 +15,15 @@ import type { Feature } from "../server.js";
 // SETTINGS_ENABLE_CONNECT_PROTOCOL; see src/http/listener.ts.)
 
 /** The RFC 8441 feature: hands extended CONNECT streams to `upgrade` (the HTTP/1.1 upgrade handlers). */
-export function http2WebSocketFeature(upgrade: UpgradeHandler): Feature {
-  return { name: "ws-h2", stream: http2ConnectHandler(upgrade) };
+export function http2WebSocketFeature(upgrade: UpgradeHandler, logger?: Logger): Feature {
+  return { name: "ws-h2", stream: http2ConnectHandler(upgrade, logger) };
 }
 
 /** Takes `CONNECT` + `:protocol: websocket` streams; every other stream passes on untouched. */
-export function http2ConnectHandler(upgrade: UpgradeHandler): StreamHandler {
+export function http2ConnectHandler(upgrade: UpgradeHandler, logger?: Logger): StreamHandler {
   return (stream, headers) => {
     if (headers[":method"] !== "CONNECT" || headers[":protocol"] !== "websocket") return false;
+    logger?.debug({ path: headers[":path"], origin: headers.origin, httpVersion: "2" }, "websocket over http/2 (extended CONNECT)");
     const socket = new Http2WebSocketStream(stream);
     if (!upgrade(upgradeRequest(headers, socket), socket, Buffer.alloc(0))) {
       stream.respond({ ":status": 404, "content-type": "application/json" });
