@@ -2,6 +2,8 @@ import type { DescService } from "@bufbuild/protobuf";
 import type { Interceptor, ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { resolveWsOptions, type WsOptions } from "./ws/options.js";
+import { resolveRestOptions, type RestOptions } from "./rest/options.js";
+import { resolveCorsOptions, type CorsOptions } from "./http/cors.js";
 import type { Feature, ServerContext } from "./server.js";
 
 /** One service to serve: its generated descriptor and a (partial) Connect implementation. */
@@ -55,6 +57,10 @@ export interface ServerOptions {
   reflection: boolean;
   /** The WebSocket bridge at /ws: path, allowed origins, limits (see WsOptions). */
   ws: Partial<WsOptions>;
+  /** REST transcoding and its docs: metadata header allowlist, deadline header, /openapi.json and /docs (see RestOptions). */
+  rest: Partial<RestOptions>;
+  /** Cross-origin access for browsers; no origin is allowed unless listed (see CorsOptions). */
+  cors: Partial<CorsOptions>;
   /** Extra features (pages, health bindings, ...), built with the server's context; asked after the built-in ones. */
   features: Array<(ctx: ServerContext) => Feature>;
 }
@@ -71,9 +77,11 @@ export const defaultLimits: Limits = {
 };
 
 /** Validated, defaulted options as the server uses them. */
-export interface ResolvedOptions extends Omit<ServerOptions, "limits" | "ws"> {
+export interface ResolvedOptions extends Omit<ServerOptions, "limits" | "ws" | "rest" | "cors"> {
   limits: Limits;
   ws: WsOptions;
+  rest: RestOptions;
+  cors: CorsOptions;
 }
 
 /** Validates options once and fills in defaults; throws an Error that says which option is wrong. */
@@ -100,6 +108,8 @@ export function resolveOptions(opts: Partial<ServerOptions>): ResolvedOptions {
     health: opts.health ?? true,
     reflection: opts.reflection ?? true,
     ws: resolveWsOptions(opts.ws),
+    rest: resolveRestOptions(opts.rest),
+    cors: resolveCorsOptions(opts.cors),
     features: opts.features ?? [],
   };
 }

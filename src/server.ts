@@ -16,6 +16,9 @@ import { rpcFeature } from "./rpc/feature.js";
 import { wsFeature } from "./ws/feature.js";
 import { http2WebSocketFeature } from "./ws/http2-connect.js";
 import { unknownRpcFeature } from "./rpc/unknown.js";
+import { corsFeature } from "./http/cors.js";
+import { restFeature } from "./rest/feature.js";
+import { docsFeature } from "./docs/feature.js";
 
 /** What a feature (REST, WebSocket, docs, ...) gets to build itself from. */
 export interface ServerContext {
@@ -70,8 +73,11 @@ export function createServer(opts: Partial<ServerOptions> = {}): OneportServer {
 
   // Order matters: the first feature that takes a request serves it.
   const features: Feature[] = [
+    corsFeature(context), // first: preflight answers and CORS headers for every protocol
     rpcFeature(context),
+    restFeature(context),
     { name: "ops", http: opsHandler(health) },
+    docsFeature(context),
     wsFeature(context),
     http2WebSocketFeature((req, socket, head) => upgrades.some((u) => u(req, socket, head)), logger), // RFC 8441: /ws over HTTP/2 streams
     ...options.features.map((make) => make(context)),

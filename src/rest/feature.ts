@@ -1,0 +1,132 @@
+import { createRegistry, type Message } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { file_google_rpc_error_details } from "../gen/google/rpc/error_details_pb.js";
+import type { Feature, ServerContext } from "../server.js";
+import type { NodeRequest, NodeResponse } from "../http/types.js";
+import { RestError } from "./errors.js";
+import { headerAllowlist, parseTimeout, requestMetadata, responseHeaders, TRAILER_PREFIX } from "./headers.js";
+import { splitPath, type SplitPath } from "./path.js";
+import { readBody } from "./read-body.js";
+import { renderError, renderMessage } from "./render.js";
+import { decodeRequest, type RawBody } from "./request.js";
+import { restRoutes, type RestRoute } from "./routes.js";
+import { streamFormat, writeStream } from "./stream.js";
+
+/**
+ * REST transcoding of google.api.http routes, in-process: every call goes through the same
+ * Pipeline (interceptors, deadlines, error sanitizing) as gRPC and Connect.
+ */
+export function restFeature(ctx: ServerContext): Feature {
+  const { rest, limits } = ctx.options;
+  if (!rest.enabled) return { name: "rest" };
+  const { trie } = restRoutes(ctx.registry);
+  // The registered files, plus google.rpc's error details so Status details render as JSON.
+  const types = createRegistry(...ctx.registry.files(), file_google_rpc_error_details);
+  const allowed = headerAllowlist(rest.metadataHeaders);
+
+  // Never throws: a failure while answering an error only ends the response.
+  const fail = (res: NodeResponse, err: unknown, headers: Record<string, string | string[]> = {}) => {
+    try {
+      if (!(err instanceof ConnectError)) ctx.logger.error({ err }, "REST transcoding failed");
+      const e = renderError(err, types);
+      if (res.headersSent) return void res.end();
+      (res as { writeHead(s: number, h: Record<string, string | string[]>): unknown }).writeHead(e.status, { ...headers, ...e.headers });
+      res.end(e.body);
+    } catch (e) {
+      ctx.logger.error({ err: e }, "REST error response failed");
+      res.destroy();
+    }
+  };
+
+  const serve = async (req: NodeRequest, res: NodeResponse, route: RestRoute, path: SplitPath, query: string): Promise<void> => {
+    const m = route.method;
+    const kind = m.method.methodKind;
+    if (kind === "client_streaming" || kind === "bidi_streaming") {
+      throw new RestError(
+        `${m.path} is a ${kind.replace("_", "-")} method; REST cannot carry a client stream. Call it over gRPC, Connect or the WebSocket bridge (/ws)`,
+        Code.Unimplemented,
+      );
+    }
+    let timeoutMs: number | undefined;
+    const th = rest.deadlineHeader ? req.headers[rest.deadlineHeader] : undefined;
+    if (typeof th === "string") {
+      timeoutMs = parseTimeout(th);
+      if (timeoutMs === undefined) throw new RestError(`header ${rest.deadlineHeader}: "${th.slice(0, 32)}" is not a timeout like "5S" or "250m"`, Code.InvalidArgument);
+    }
+    let body: RawBody | undefined;
+    if (route.body !== "") {
+      body = { bytes: await readBody(req, limits.maxMessageBytes), contentType: String(req.headers["content-type"] ?? "") };
+    }
+    const input = decodeRequest(route, path, query, body, types);
+    const call = ctx.pipeline.context(m, {
+      protocol: "rest",
+      requestMethod: req.method ?? "GET",
+      url: req.url ?? "/",
+      requestHeader: requestMetadata(req.headers, allowed),
+      timeoutMs,
+    });
+    const onClose = () => call.abort();
+    res.once("close", onClose);
+    try {
+      if (kind === "unary") {
+        let out: Message;
+        try {
+          out = await ctx.pipeline.unary(m, call, input);
+        } catch (err) {
+          return fail(res, err, responseHeaders({}, call.responseHeader, call.responseTrailer));
+        }
+        const r = renderMessage(m.method.output, out, route.responseField, types);
+        const headers = responseHeaders({}, call.responseHeader, call.responseTrailer);
+        headers["content-type"] = r.contentType;
+        headers["content-length"] = String(typeof r.body === "string" ? Buffer.byteLength(r.body) : r.body.byteLength);
+        (res as { writeHead(s: number, h: Record<string, string | string[]>): unknown }).writeHead(200, headers);
+        res.end(r.body);
+        return;
+      }
+      const messages = ctx.pipeline.stream(m, call, single(input))[Symbol.asyncIterator]();
+      const trailers = () => {
+        const t: Record<string, string> = {};
+        call.responseTrailer.forEach((v, k) => (t[TRAILER_PREFIX + k] = v));
+        return t;
+      };
+      await writeStream(res, m.method.output, messages, streamFormat(req.headers.accept), () => responseHeaders({}, call.responseHeader), trailers, types);
+    } finally {
+      res.off("close", onClose);
+      call.abort();
+    }
+  };
+
+  return {
+    name: "rest",
+    http(req, res) {
+      const url = req.url ?? "/";
+      const q = url.indexOf("?");
+      const rawPath = q < 0 ? url : url.slice(0, q);
+      if (rawPath[0] !== "/") return false;
+      const split = splitPath(rawPath);
+      if (typeof split === "string") {
+        const first = rawPath.slice(1).split("/")[0];
+        if (!trie.hasRoot(first)) return false;
+        fail(res, new RestError(split, Code.InvalidArgument));
+        return true;
+      }
+      const match = trie.lookup(req.method ?? "GET", split.decoded);
+      if (!match.route) {
+        if (match.allowed.length > 0) {
+          fail(res, new RestError(`${req.method} is not allowed on ${rawPath.slice(0, 200)}; allowed: ${match.allowed.join(", ")}`, Code.Unimplemented, 405, { allow: match.allowed.join(", ") }));
+          return true;
+        }
+        // Paths under a REST root ("/v1/...") are ours: answer 404 as google.rpc.Status.
+        if (!trie.hasRoot(split.decoded[0])) return false;
+        fail(res, new RestError(`no REST route for ${req.method} ${rawPath.slice(0, 200)}`, Code.NotFound));
+        return true;
+      }
+      serve(req, res, match.route, split, q < 0 ? "" : url.slice(q + 1)).catch((err) => fail(res, err));
+      return true;
+    },
+  };
+}
+
+async function* single(m: Message): AsyncIterable<Message> {
+  yield m;
+}

@@ -1,0 +1,57 @@
+import type { IncomingHttpHeaders } from "node:http";
+
+/** Request headers always passed to the call with their prefix removed (grpc-gateway's convention). */
+export const METADATA_PREFIX = "grpc-metadata-";
+/** Prefix of response trailers sent back as HTTP headers (grpc-gateway's convention). */
+export const TRAILER_PREFIX = "grpc-trailer-";
+
+/** Decides which request headers become call metadata: exact names, or prefixes written "x-*". */
+export function headerAllowlist(entries: readonly string[]): (name: string) => boolean {
+  const exact = new Set<string>();
+  const prefixes: string[] = [];
+  for (const e of entries.map((x) => x.toLowerCase())) {
+    if (e.endsWith("*")) prefixes.push(e.slice(0, -1));
+    else exact.add(e);
+  }
+  return (name) => exact.has(name) || prefixes.some((p) => name.startsWith(p));
+}
+
+/** The call metadata for a REST request: allowlisted headers, plus Grpc-Metadata-* without the prefix. */
+export function requestMetadata(headers: IncomingHttpHeaders, allowed: (name: string) => boolean): Headers {
+  const out = new Headers();
+  for (const name in headers) {
+    if (name[0] === ":") continue;
+    const v = headers[name];
+    if (v === undefined) continue;
+    let key: string | undefined;
+    if (name.startsWith(METADATA_PREFIX)) key = name.slice(METADATA_PREFIX.length);
+    else if (allowed(name)) key = name;
+    if (!key) continue;
+    if (Array.isArray(v)) v.forEach((x) => out.append(key!, x));
+    else out.append(key, v);
+  }
+  return out;
+}
+
+const UNITS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
+
+/** Parses a gRPC-style timeout ("5S", "250m", up to 8 digits and a unit H M S m u n) into ms; undefined if invalid. */
+export function parseTimeout(value: string): number | undefined {
+  const m = /^(\d{1,8})([HMSmun])$/.exec(value);
+  if (!m) return undefined;
+  return Math.max(1, Math.ceil(Number(m[1]) * UNITS[m[2]]));
+}
+
+// Headers a call may not set on the HTTP response: the transcoder owns framing and content type.
+const RESERVED = new Set(["content-type", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "trailer", "te"]);
+
+/** Copies call response headers and trailers (the latter prefixed Grpc-Trailer-) into an HTTP header object. */
+export function responseHeaders(into: Record<string, string | string[]>, header: Headers, trailer?: Headers): Record<string, string | string[]> {
+  header.forEach((v, k) => {
+    if (!RESERVED.has(k)) into[k] = v;
+  });
+  trailer?.forEach((v, k) => {
+    into[TRAILER_PREFIX + k] = v;
+  });
+  return into;
+}
