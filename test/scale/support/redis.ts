@@ -15,13 +15,18 @@ export function redisMissing(): string | undefined {
   return undefined;
 }
 
+/** `n` distinct free TCP ports on 127.0.0.1 (held together while picked, then released). */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = Array.from({ length: n }, () => createServer());
+  await Promise.all(servers.map((srv) => new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve))));
+  const ports = servers.map((srv) => (srv.address() as { port: number }).port);
+  await Promise.all(servers.map((srv) => new Promise((resolve) => srv.close(resolve))));
+  return ports;
+}
+
 /** A free TCP port on 127.0.0.1 (bound and released; fine for tests on one machine). */
 export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
-  const { port } = srv.address() as { port: number };
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
+  return (await freePorts(1))[0]!;
 }
 
 /** A redis-server this test started, on its own port, stopped by PID. */
