@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import type { ServerOptions } from "./config.js";
+import { DEV_CHAT_TOKENS, parseTokens } from "./core/auth.js";
 
 /** Usage text of `npx tsx src/main.ts --help`. */
 export const usage = `Usage: npx tsx src/main.ts [options]
@@ -19,6 +20,8 @@ Options (each also read from the environment variable in brackets; flags win):
   --shutdown-timeout-ms N grace period for in-flight calls          [SHUTDOWN_TIMEOUT_MS, default 10000]
   --workers N|auto    worker processes sharing the port; auto = one per core [WORKERS, default 1]
   --redis-url URL     share chat rooms between instances via Redis  [REDIS_URL, unset = in memory]
+  --chat-tokens LIST  chat tokens as name:token,name2:token2       [CHAT_TOKENS, default: dev tokens
+                      alice:alice-token,bob:bob-token, for local use only]
   -h, --help          show this text
 `;
 
@@ -30,6 +33,10 @@ export interface CliConfig {
   workers: number;
   /** redis:// or rediss:// URL of the broker; undefined = in memory (or the cluster relay). */
   redisUrl?: string;
+  /** Chat token -> author name. */
+  chatTokens: Map<string, string>;
+  /** True when no tokens were given and the well-known dev tokens are in use. */
+  devChatTokens: boolean;
   server: Partial<ServerOptions>;
 }
 
@@ -51,6 +58,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliConfig {
         "shutdown-timeout-ms": { type: "string" },
         workers: { type: "string" },
         "redis-url": { type: "string" },
+        "chat-tokens": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -93,11 +101,20 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliConfig {
   }
   const redisUrl = pick("redis-url", "REDIS_URL");
   if (redisUrl !== undefined && !/^rediss?:\/\/[^/?#]/.test(redisUrl)) throw new Error(`--redis-url (REDIS_URL) must look like redis://host:6379 or rediss://host:6380, got "${redisUrl}"`);
+  const tokensRaw = pick("chat-tokens", "CHAT_TOKENS");
+  let chatTokens: Map<string, string>;
+  try {
+    chatTokens = parseTokens(tokensRaw ?? DEV_CHAT_TOKENS);
+  } catch (e) {
+    throw new Error(`--chat-tokens (CHAT_TOKENS): ${(e as Error).message}`);
+  }
   return {
     help: values.help === true,
     logLevel,
     workers,
     redisUrl,
+    chatTokens,
+    devChatTokens: tokensRaw === undefined,
     server: {
       port: int("port", "PORT", 0, 65535) ?? 8080,
       host: pick("host", "HOST") ?? "127.0.0.1",

@@ -2,6 +2,10 @@
 import { parseCli, usage } from "./cli-config.js";
 import { isClusterWorker, onPrimaryShutdown, reportListening, runPrimary, workerId } from "./cluster.js";
 import { defaultLimits } from "./config.js";
+import { authInterceptor, DEV_CHAT_TOKENS } from "./core/auth.js";
+import { ChatService } from "./gen/chat/v1/chat_pb.js";
+import { playgroundFeature } from "./playground/feature.js";
+import { createChat } from "./services/chat.js";
 import { createBroker } from "./pubsub/select.js";
 import { createLogger } from "./log.js";
 import { createServer } from "./server.js";
@@ -27,7 +31,16 @@ if (cfg.workers > 1 && !isClusterWorker()) {
 const logger = isClusterWorker() ? rootLogger.child({ worker: workerId(), pid: process.pid }) : rootLogger;
 // Redis with REDIS_URL, else the primary's relay in a worker, else memory: services see only Broker.
 const broker = await createBroker({ redisUrl: cfg.redisUrl, logger });
-const server = createServer({ ...cfg.server, logger, services: [exampleService()] });
+const chat = createChat(broker);
+if (cfg.devChatTokens) logger.warn({ tokens: DEV_CHAT_TOKENS }, "chat uses the well-known dev tokens: set CHAT_TOKENS (or --chat-tokens) before exposing this server");
+const server = createServer({
+  ...cfg.server,
+  logger,
+  services: [exampleService(), chat.service],
+  interceptors: [authInterceptor({ tokens: cfg.chatTokens, services: [ChatService.typeName] })],
+  // The playground offers tokens to visitors only when they are the public dev tokens anyway.
+  features: [chat.feature, playgroundFeature({ devTokens: cfg.devChatTokens ? cfg.chatTokens : undefined })],
+});
 try {
   const addr = await server.listen();
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;

@@ -12,6 +12,9 @@ export interface AuthOptions {
   services: readonly string[];
 }
 
+/** The tokens the CLI uses when none are configured: well known, so for local development only. */
+export const DEV_CHAT_TOKENS = "alice:alice-token,bob:bob-token";
+
 const NAME = /^[A-Za-z0-9_.-]{1,32}$/;
 const TOKEN = /^[\x21-\x7e]{1,256}$/;
 

@@ -1,0 +1,145 @@
+// The playground page: plain JS, no build step. Calls the API over Connect (fetch, JSON) and over
+// the WebSocket bridge, and shows a chat room live.
+import { StreamError, WsClient } from "./ws-client.js";
+
+const $ = (id) => document.getElementById(id);
+
+/** Creates an element with text content (never HTML: every value shown here came from the network). */
+function el(tag, text, className) {
+  const e = document.createElement(tag);
+  if (text !== undefined) e.textContent = text;
+  if (className) e.className = className;
+  return e;
+}
+
+/** A Connect unary call with JSON over fetch; rejects with a StreamError carrying the Connect code. */
+async function connectCall(method, message, headers = {}) {
+  const res = await fetch(`/${method}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(message),
+  });
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) throw new StreamError(body.code ?? `http_${res.status}`, body.message);
+  return body;
+}
+
+const info = await (await fetch("/playground.json")).json();
+const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${info.ws.path}`;
+const ws = new WsClient(wsUrl, (state) => {
+  $("ws-state").textContent = `WebSocket: ${state}`;
+  $("ws-state").dataset.state = state.split(" ")[0];
+});
+
+// Services, from the server's registry.
+const list = $("services");
+list.replaceChildren();
+for (const s of info.services) {
+  const item = el("li");
+  item.append(el("strong", s.name));
+  const methods = el("ul");
+  for (const m of s.methods) {
+    const li = el("li", `${m.name} `);
+    li.append(el("span", m.kind.replace("_", " "), "badge"));
+    methods.append(li);
+  }
+  item.append(methods);
+  list.append(item);
+}
+
+// SayHello over both protocols.
+function logLine(target, protocol, text, ok) {
+  const li = el("li", undefined, ok ? "ok" : "error");
+  li.append(el("span", protocol, "badge"), el("span", ` ${text}`));
+  li.dataset.protocol = protocol;
+  target.prepend(li);
+}
+
+$("hello-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const protocol = e.submitter?.dataset.protocol ?? "connect";
+  const message = { name: $("hello-name").value };
+  const method = "example.ExampleService/SayHello";
+  try {
+    const res = protocol === "ws" ? await ws.unary(method, message) : await connectCall(method, message);
+    logLine($("hello-results"), protocol === "ws" ? "WebSocket" : "Connect", res.message, true);
+  } catch (err) {
+    logLine($("hello-results"), protocol === "ws" ? "WebSocket" : "Connect", err.message, false);
+  }
+});
+
+// Chat: subscribe over /ws, send over /ws or Connect.
+const chat = { sub: null, room: "" };
+if (!info.chat) {
+  $("chat-panel").hidden = true;
+} else {
+  for (const t of info.chat.devTokens) $("dev-tokens").append(Object.assign(el("option"), { value: t.token, label: `${t.name} (dev token)` }));
+  if (info.chat.devTokens.length > 0) $("chat-token").value = info.chat.devTokens[0].token;
+}
+
+const auth = () => ({ authorization: `Bearer ${$("chat-token").value.trim()}` });
+const setStatus = (text, error = false) => {
+  $("chat-status").textContent = text;
+  $("chat-status").className = error ? "hint error" : "hint";
+};
+
+function showMessage(m) {
+  const li = el("li");
+  const time = m.timestamp ? new Date(m.timestamp).toLocaleTimeString([], { hour12: false }) : "";
+  li.append(el("time", time), el("strong", m.author), el("span", m.text));
+  li.dataset.id = m.id;
+  $("chat-messages").append(li);
+  li.scrollIntoView({ block: "nearest" });
+}
+
+function leave() {
+  chat.sub?.cancel();
+  chat.sub = null;
+  $("chat-leave").disabled = true;
+  $("chat-join").disabled = false;
+}
+
+$("join-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  leave();
+  const room = $("chat-room").value.trim();
+  chat.room = room;
+  $("chat-messages").replaceChildren();
+  const sub = ws.serverStream("chat.v1.ChatService/Subscribe", { room }, auth(), (res) => showMessage(res.message));
+  chat.sub = sub;
+  $("chat-join").disabled = true;
+  $("chat-leave").disabled = false;
+  setStatus(`In room "${room}" over WebSocket: messages from every protocol appear below.`);
+  document.body.dataset.joined = room;
+  sub.done.then(
+    () => chat.sub === sub && setStatus(`Left room "${room}".`),
+    (err) => {
+      if (chat.sub !== sub) return;
+      leave();
+      delete document.body.dataset.joined;
+      setStatus(`Subscription ended: ${err.message}`, true);
+    },
+  );
+});
+
+$("chat-leave").addEventListener("click", () => {
+  leave();
+  delete document.body.dataset.joined;
+  setStatus(`Left room "${chat.room}".`);
+});
+
+$("send-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const text = $("chat-text").value;
+  const room = $("chat-room").value.trim();
+  const method = "chat.v1.ChatService/Send";
+  try {
+    if ($("send-protocol").value === "ws") await ws.unary(method, { room, text }, auth());
+    else await connectCall(method, { room, text }, auth());
+    $("chat-text").value = "";
+  } catch (err) {
+    setStatus(`Send failed: ${err.message}`, true);
+  }
+});
+
+document.body.dataset.ready = "true";
