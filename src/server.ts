@@ -14,6 +14,7 @@ import { HealthState, healthService, ServingStatus } from "./services/health.js"
 import { reflectionServices } from "./services/reflection.js";
 import { rpcFeature } from "./rpc/feature.js";
 import { wsFeature } from "./ws/feature.js";
+import { asyncApiFeature } from "./docs/asyncapi.js";
 import { http2WebSocketFeature } from "./ws/http2-connect.js";
 import { unknownRpcFeature } from "./rpc/unknown.js";
 import { corsFeature } from "./http/cors.js";
@@ -79,6 +80,7 @@ export function createServer(opts: Partial<ServerOptions> = {}): OneportServer {
     { name: "ops", http: opsHandler(health) },
     docsFeature(context),
     wsFeature(context),
+    asyncApiFeature(context),
     http2WebSocketFeature((req, socket, head) => upgrades.some((u) => u(req, socket, head)), logger), // RFC 8441: /ws over HTTP/2 streams
     ...options.features.map((make) => make(context)),
     unknownRpcFeature(), // keep last: answers RPC-shaped requests nothing else took
