@@ -5,6 +5,7 @@ import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/conn
 import * as grpc from "@grpc/grpc-js";
 import { fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { WebSocket } from "ws";
+import { EventSource } from "eventsource";
 import { createGrpcJsClient } from "../../src/client/grpc-js.js";
 import { ChatMessageSchema, ChatService, type ChatMessage, type SendResponse, type SubscribeResponse } from "../../src/gen/chat/v1/chat_pb.js";
 
@@ -184,3 +185,50 @@ export const webSocket: ChatClientFactory = (baseUrl, token, authorization) => {
     close: () => socket.close(),
   };
 };
+
+/** The Code for an HTTP status of a REST error that carries no google.rpc.Status (e.g. seen by EventSource). */
+const codeFromHttp = (status: number | undefined): Code =>
+  ({ 400: Code.InvalidArgument, 401: Code.Unauthenticated, 403: Code.PermissionDenied, 404: Code.NotFound, 429: Code.ResourceExhausted, 503: Code.Unavailable })[status ?? 0] ?? Code.Unknown;
+
+/** REST transcoding: POST /v1/rooms/{room}/messages with fetch, GET /v1/rooms/{room}/events as SSE with `eventsource`. */
+export const rest: ChatClientFactory = (baseUrl, token, authorization) => {
+  const headers = authHeader(token, authorization);
+  const sources = new Set<EventSource>();
+  return {
+    async send(room, text) {
+      const res = await fetch(`${baseUrl}/v1/rooms/${encodeURIComponent(room)}/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify({ text }),
+      });
+      const body = (await res.json()) as { message?: JsonValue; code?: number };
+      // Errors are google.rpc.Status JSON: {code, message, details}, with the gRPC code number.
+      if (!res.ok) throw new ConnectError(String((body as { message?: string }).message ?? ""), (body.code ?? Code.Unknown) as Code);
+      return toChatMessage(body.message);
+    },
+    subscribe(room) {
+      const received = new Received();
+      const es = new EventSource(`${baseUrl}/v1/rooms/${encodeURIComponent(room)}/events`, {
+        fetch: (url, init) => fetch(url, { ...init, headers: { ...init?.headers, ...headers } }),
+      });
+      sources.add(es);
+      const stop = (code?: Code) => {
+        es.close(); // EventSource would reconnect on its own otherwise
+        sources.delete(es);
+        received.end(code);
+      };
+      es.onmessage = (e) => received.push(toChatMessage((JSON.parse(e.data) as { message?: JsonValue }).message));
+      es.addEventListener("end", () => stop());
+      // Two kinds of "error": the server's `event: error` (data: google.rpc.Status) and EventSource's own (HTTP status).
+      es.addEventListener("error", (e) => {
+        const data = (e as MessageEvent).data as string | undefined;
+        if (data !== undefined) stop((JSON.parse(data) as { code: number }).code as Code);
+        else if (es.readyState === EventSource.CLOSED) stop(codeFromHttp((e as { code?: number }).code));
+      });
+      return { received, cancel: () => stop(Code.Canceled) };
+    },
+    close: () => sources.forEach((es) => es.close()),
+  };
+};
+
+const toChatMessage = (json: JsonValue | undefined) => fromJson(ChatMessageSchema, json ?? {});

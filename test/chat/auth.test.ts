@@ -4,7 +4,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { authInterceptor, parseTokens } from "../../src/core/auth.js";
 import { ExampleService } from "../../src/gen/example/example_pb.js";
-import { connectJson, grpcJs, grpcWeb, webSocket, type ChatClient, type ChatClientFactory } from "./adapters.js";
+import { connectJson, grpcJs, grpcWeb, rest, webSocket, type ChatClient, type ChatClientFactory } from "./adapters.js";
 import { startChatServer, TOKENS } from "./support.js";
 
 const srv = await startChatServer();
@@ -13,6 +13,7 @@ const protocols: Record<string, ChatClientFactory> = {
   grpc: grpcJs,
   connect: connectJson,
   "grpc-web": grpcWeb,
+  rest,
   websocket: webSocket,
 };
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import type { ChatMessage } from "../../src/gen/chat/v1/chat_pb.js";
-import { connectJson, grpcJs, grpcWeb, webSocket, type ChatClient, type ChatClientFactory } from "./adapters.js";
+import { connectJson, grpcJs, grpcWeb, rest, webSocket, type ChatClient, type ChatClientFactory } from "./adapters.js";
 import { startChatServer, TOKENS, waitForSubscribers } from "./support.js";
 
 const srv = await startChatServer();
@@ -11,6 +11,7 @@ const protocols: Record<string, ChatClientFactory> = {
   grpc: grpcJs,
   connect: connectJson,
   "grpc-web": grpcWeb,
+  rest,
   websocket: webSocket,
 };
 
