@@ -1,52 +1,35 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { after, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { build } from "esbuild";
 import { pino } from "pino";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { bundlePath } from "../../src/client/bundle.js";
 import type { Feature } from "../../src/server.js";
 import { ChatService } from "../../src/gen/chat/v1/chat_pb.js";
 import { startChatServer, TOKENS, waitForSubscribers } from "../chat/support.js";
 import { selfSignedCert } from "../support/tls.js";
 
 const CHROMIUM = "/usr/bin/chromium";
-const { existsSync } = await import("node:fs");
 const skip = existsSync(CHROMIUM) ? false : "chromium is not installed (run .ci/install-browser.sh)";
 
-// The transport as a browser ES module, bundled once for this file (no build step for users' tests).
-const bundle = skip
-  ? ""
-  : (
-      await build({
-        entryPoints: [fileURLToPath(new URL("./browser/entry.ts", import.meta.url))],
-        bundle: true,
-        format: "esm",
-        platform: "browser",
-        target: "es2022",
-        write: false,
-        logLevel: "silent",
-      })
-    ).outputFiles[0].text;
-
-const page = `<!doctype html><meta charset="utf-8"><title>ws transport</title><script type="module" src="/__ws-transport-test/bundle.js"></script>`;
+// The committed browser bundle (what the playground serves) and a plain-JS driver on top of it.
+const files: Record<string, string> = {
+  "/__ws-transport-test/": `<!doctype html><meta charset="utf-8"><title>ws transport</title><script type="module" src="driver.js"></script>`,
+  "/__ws-transport-test/oneport-browser.js": readFileSync(bundlePath, "utf8"),
+  "/__ws-transport-test/driver.js": readFileSync(new URL("./browser/driver.js", import.meta.url), "utf8"),
+};
 const testPage: () => Feature = () => ({
   name: "ws-transport-test-page",
   http(req, res) {
-    if (req.url === "/__ws-transport-test/") {
-      res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(page);
-      return true;
-    }
-    if (req.url === "/__ws-transport-test/bundle.js") {
-      res.writeHead(200, { "content-type": "text/javascript; charset=utf-8" }).end(bundle);
-      return true;
-    }
-    return false;
+    const body = files[req.url ?? ""];
+    if (body === undefined) return false;
+    res.writeHead(200, { "content-type": req.url!.endsWith("/") ? "text/html; charset=utf-8" : "text/javascript; charset=utf-8" }).end(body);
+    return true;
   },
 });
 
