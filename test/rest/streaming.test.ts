@@ -1,0 +1,120 @@
+// Server streaming over REST: NDJSON read with fetch, SSE read with a real EventSource client,
+// backpressure against a reader that stops reading.
+import assert from "node:assert/strict";
+import { request } from "node:http";
+import { describe, it } from "node:test";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { EventSource } from "eventsource";
+import { TranscodingService } from "../../src/gen/oneport/testing/v1/transcoding_pb.js";
+import { exampleService } from "../../src/services/example.js";
+import { startServer } from "../support/server.js";
+import { transcodingService, type ServiceProbe } from "./transcoding-service.js";
+
+const probe: ServiceProbe = { yielded: 0, cancelled: 0 };
+const { url } = await startServer({ services: [exampleService(), transcodingService(probe)] });
+const client = createClient(TranscodingService, createConnectTransport({ baseUrl: url, httpVersion: "1.1" }));
+
+/** Reads an NDJSON body line by line from fetch's stream. */
+async function ndjson(path: string): Promise<{ res: Response; lines: unknown[] }> {
+  const res = await fetch(url + path);
+  const lines: unknown[] = [];
+  const decoder = new TextDecoder();
+  let buf = "";
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    buf += decoder.decode(chunk, { stream: true });
+    for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
+      lines.push(JSON.parse(buf.slice(0, nl)));
+      buf = buf.slice(nl + 1);
+    }
+  }
+  assert.equal(buf, "", "the stream ends with a newline");
+  return { res, lines };
+}
+
+/** Collects SSE events until `end` or a server `error` event. */
+function sse(path: string): Promise<{ data: unknown[]; end?: unknown; error?: unknown }> {
+  return new Promise((resolve, reject) => {
+    const es = new EventSource(url + path);
+    const data: unknown[] = [];
+    es.onmessage = (e) => data.push(JSON.parse(e.data));
+    es.addEventListener("end", (e) => {
+      es.close();
+      resolve({ data, end: JSON.parse(e.data) });
+    });
+    es.addEventListener("error", (e) => {
+      es.close();
+      const d = (e as MessageEvent).data;
+      if (typeof d === "string") resolve({ data, error: JSON.parse(d) });
+      else reject(new Error(`EventSource failed: ${String((e as { message?: string }).message)}`));
+    });
+  });
+}
+
+describe("REST server streaming", () => {
+  it("streams newline-delimited JSON by default, one {result} per message, same as Connect", async () => {
+    const { res, lines } = await ndjson("/v1/count/3");
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), "application/x-ndjson");
+    const connect: number[] = [];
+    for await (const m of client.count({ n: 3 })) connect.push(m.number);
+    assert.deepEqual(lines, connect.map((number) => ({ result: { number } })));
+  });
+
+  it("ends an NDJSON stream that fails midway with an {error} line carrying the Status", async () => {
+    const { lines } = await ndjson("/v1/count/5?failAfter=2");
+    assert.deepEqual(lines.slice(0, 2), [{ result: { number: 1 } }, { result: { number: 2 } }]);
+    assert.deepEqual(lines[2], { error: { code: Code.Aborted, message: "stopped after 2", details: [] } });
+    assert.equal(lines.length, 3);
+    const err = await (async () => {
+      for await (const _ of client.count({ n: 5, failAfter: 2 }));
+    })().then(() => assert.fail("expected an error"), (e: unknown) => ConnectError.from(e));
+    assert.equal(err.code, Code.Aborted);
+  });
+
+  it("answers a stream that fails before its first message with a plain error status", async () => {
+    const res = await fetch(`${url}/v1/hello//stream`);
+    assert.equal(res.status, 400);
+    assert.equal(((await res.json()) as { code: number }).code, Code.InvalidArgument);
+  });
+
+  it("streams Server-Sent Events to an EventSource client and ends with event: end", async () => {
+    const got = await sse("/v1/count/3");
+    assert.deepEqual(got.data, [{ number: 1 }, { number: 2 }, { number: 3 }]);
+    assert.deepEqual(got.end, { code: 0, message: "", details: [] });
+  });
+
+  it("ends a failing SSE stream with event: error carrying the Status", async () => {
+    const got = await sse("/v1/count/5?fail_after=1");
+    assert.deepEqual(got.data, [{ number: 1 }]);
+    assert.deepEqual(got.error, { code: Code.Aborted, message: "stopped after 1", details: [] });
+  });
+
+  it("streams the course's SayHelloStream route as SSE", async () => {
+    const got = await sse("/v1/hello/Ann/stream?count=2");
+    assert.deepEqual(got.data, [{ message: "Hello, Ann (1/2)" }, { message: "Hello, Ann (2/2)" }]);
+  });
+
+  it("holds the producer while a client does not read, and cancels the call when it leaves", async () => {
+    const before = probe.yielded;
+    const cancelledBefore = probe.cancelled;
+    const u = new URL(url);
+    const req = request({ host: u.hostname, port: u.port, path: "/v1/count/0?padding=65536" });
+    const res = await new Promise<import("node:http").IncomingMessage>((resolve) => req.on("response", resolve).end());
+    res.pause(); // never read: the socket buffers fill up and write() starts returning false
+    // Wait until the producer stops: the count is unchanged over several turns of the event loop.
+    let last = -1;
+    for (let stable = 0; stable < 5; ) {
+      await new Promise((r) => setTimeout(r, 50));
+      stable = probe.yielded === last ? stable + 1 : 0;
+      last = probe.yielded;
+    }
+    const produced = probe.yielded - before;
+    // 64 KiB per message: 400 messages would be 25 MiB, far more than socket buffers hold.
+    assert.ok(produced > 0 && produced < 400, `produced ${produced} messages for a reader that never read`);
+    req.destroy();
+    while (probe.cancelled === cancelledBefore) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(probe.cancelled, cancelledBefore + 1);
+    assert.equal((await fetch(`${url}/v1/hello/Bob`)).status, 200, "the server keeps serving");
+  });
+});
