@@ -138,8 +138,16 @@ export class Link {
       }
       return;
     }
-    if (now - this.lastInbound < this.opts.heartbeatIntervalMs) return;
+    if (now - this.lastInbound < this.opts.heartbeatIntervalMs || !this.isAlive) return;
     const deadline = now + this.opts.heartbeatTimeoutMs;
+    try {
+      this.sendProbe(deadline);
+    } catch {
+      // The socket is closing: its close event fails the streams.
+    }
+  }
+
+  private sendProbe(deadline: number): void {
     if (this.socket.ping) {
       this.probe = { deadline };
       this.socket.ping();
