@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import http2 from "node:http2";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { after, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
+import { WebSocket } from "ws";
 import { createGrpcJsClient } from "../../src/client/grpc-js.js";
 import { ChatService, SubscribeRequestSchema, type ChatRequest } from "../../src/gen/chat/v1/chat_pb.js";
 import { startChatServer, TOKENS, waitForSubscribers } from "./support.js";
@@ -52,12 +53,11 @@ describe("ChatService.Send", () => {
 describe("ChatService.History", () => {
   const room = "history";
   const texts = Array.from({ length: 12 }, (_, i) => `m${i}`);
-  const ready = (async () => {
+  before(async () => {
     for (const text of texts) await h2.send({ room, text }, as(TOKENS.bob));
-  })();
+  });
 
   it("keeps only the newest historyLimit messages, newest page first, each page oldest first", async () => {
-    await ready;
     const pages: string[][] = [];
     let token = "";
     do {
@@ -69,7 +69,6 @@ describe("ChatService.History", () => {
   });
 
   it("uses the default page size for 0", async () => {
-    await ready;
     const page = await h2.history({ room }, as(TOKENS.alice));
     assert.deepEqual(page.messages.map((m) => m.text), ["m8", "m9", "m10", "m11"]);
   });
@@ -201,6 +200,29 @@ describe("ChatService.Chat (bidi)", () => {
     call.end();
     await ended;
     assert.deepEqual(got, ["one", "two"]);
+  });
+});
+
+describe("ChatService.Chat over the WebSocket bridge", () => {
+  it("sends and receives on one stream and ends with ok after the half-close", async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${srv.port}/ws`, "oneport.json.v1");
+    after(() => ws.close());
+    const frames: { id?: string; message?: { message?: { text?: string; author?: string } }; end?: boolean; status?: { code: string } }[] = [];
+    const ended = new Promise<void>((resolve) =>
+      ws.on("message", (d) => {
+        const f = JSON.parse(String(d)) as (typeof frames)[number];
+        frames.push(f);
+        if (f.end) resolve();
+      }),
+    );
+    await new Promise((r) => ws.once("open", r));
+    ws.send(JSON.stringify({ id: "c", method: "chat.v1.ChatService/Chat", headers: { authorization: `Bearer ${TOKENS.bob}` }, message: { room: "bidi-ws", text: "first" } }));
+    ws.send(JSON.stringify({ id: "c", message: { text: "second" } }));
+    ws.send(JSON.stringify({ id: "c", end: true }));
+    await ended;
+    const got = frames.filter((f) => f.message).map((f) => `${f.message?.message?.author}: ${f.message?.message?.text}`);
+    assert.deepEqual(got, ["bob: first", "bob: second"]);
+    assert.deepEqual(frames.at(-1)?.status, { code: "ok" });
   });
 });
 

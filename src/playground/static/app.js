@@ -69,7 +69,7 @@ $("hello-form").addEventListener("submit", async (e) => {
 });
 
 // Chat: subscribe over /ws, send over /ws or Connect.
-const chat = { sub: null, room: "" };
+const chat = { sub: null, room: "", retry: 0 };
 if (!info.chat) {
   $("chat-panel").hidden = true;
 } else {
@@ -83,43 +83,69 @@ const setStatus = (text, error = false) => {
   $("chat-status").className = error ? "hint error" : "hint";
 };
 
+/** Shows a message once (live or from History), keeping the list in timestamp order. */
 function showMessage(m) {
+  const list = $("chat-messages");
+  if (list.querySelector(`li[data-id="${CSS.escape(m.id)}"]`)) return;
   const li = el("li");
   const time = m.timestamp ? new Date(m.timestamp).toLocaleTimeString([], { hour12: false }) : "";
   li.append(el("time", time), el("strong", m.author), el("span", m.text));
   li.dataset.id = m.id;
-  $("chat-messages").append(li);
+  li.dataset.ts = String(Date.parse(m.timestamp ?? "") || 0);
+  // Live messages arrive in order; only History catch-up may need to go before newer ones.
+  const later = [...list.children].find((x) => Number(x.dataset.ts) > Number(li.dataset.ts));
+  list.insertBefore(li, later ?? null);
   li.scrollIntoView({ block: "nearest" });
 }
 
 function leave() {
   chat.sub?.cancel();
   chat.sub = null;
+  clearTimeout(chat.retry);
   $("chat-leave").disabled = true;
   $("chat-join").disabled = false;
 }
 
-$("join-form").addEventListener("submit", (e) => {
-  e.preventDefault();
-  leave();
-  const room = $("chat-room").value.trim();
-  chat.room = room;
-  $("chat-messages").replaceChildren();
+// Codes after which joining again makes sense: the server ended a long stream (its deadline, a
+// restart) or the socket dropped. Messages sent meanwhile are caught up from History.
+const transient = new Set(["deadline_exceeded", "unavailable", "resource_exhausted"]);
+
+function join(room, attempt = 0) {
   const sub = ws.serverStream("chat.v1.ChatService/Subscribe", { room }, auth(), (res) => showMessage(res.message));
   chat.sub = sub;
   $("chat-join").disabled = true;
   $("chat-leave").disabled = false;
   setStatus(`In room "${room}" over WebSocket: messages from every protocol appear below.`);
   document.body.dataset.joined = room;
+  // Recent messages, and on a rejoin the ones sent while we were away.
+  connectCall("chat.v1.ChatService/History", { room, pageSize: 20 }, auth()).then(
+    (page) => chat.sub === sub && (page.messages ?? []).forEach(showMessage),
+    () => {}, // the subscription reports auth and validation errors itself
+  );
   sub.done.then(
     () => chat.sub === sub && setStatus(`Left room "${room}".`),
     (err) => {
       if (chat.sub !== sub) return;
       leave();
+      if (transient.has(err.code) && attempt < 5) {
+        setStatus(`Subscription ended (${err.message}); joining again…`, true);
+        chat.retry = setTimeout(() => join(room, attempt + 1), 500 * 2 ** attempt);
+        return;
+      }
       delete document.body.dataset.joined;
       setStatus(`Subscription ended: ${err.message}`, true);
     },
   );
+  // A subscription that lived a while resets the retry budget.
+  setTimeout(() => chat.sub === sub && (attempt = 0), 30_000);
+}
+
+$("join-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  leave();
+  chat.room = $("chat-room").value.trim();
+  $("chat-messages").replaceChildren();
+  join(chat.room);
 });
 
 $("chat-leave").addEventListener("click", () => {
