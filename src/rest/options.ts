@@ -11,7 +11,7 @@ export interface RestOptions {
   deadlineHeader: string;
   /** Serve GET /openapi.json and the Swagger UI at GET /docs (default true). */
   docs: boolean;
-  /** Folders holding the .proto sources whose comments become OpenAPI descriptions (default ["proto"]). */
+  /** Folders holding the .proto sources whose comments become OpenAPI descriptions (default ["proto", "third_party"]). */
   protoPaths: string[];
 }
 
@@ -21,7 +21,7 @@ export const defaultRestOptions: RestOptions = {
   metadataHeaders: ["authorization", "x-request-id", "traceparent", "tracestate"],
   deadlineHeader: "grpc-timeout",
   docs: true,
-  protoPaths: ["proto"],
+  protoPaths: ["proto", "third_party"],
 };
 
 /** Validates REST options and fills in defaults; throws an Error naming the bad option. */
