@@ -14,38 +14,52 @@ export function protocolOf(values: { get<T>(key: { id: symbol; defaultValue: T }
 
 /** Logs one line per call (protocol, method, code, duration); for streams, when the stream ends. */
 export function loggingInterceptor(logger: Logger): Interceptor {
-  return (next) => async (req) => {
-    if (!logger.isLevelEnabled("info")) return next(req);
-    const start = performance.now();
-    const method = `${req.service.typeName}/${req.method.name}`;
-    const done = (err?: unknown) => {
-      const code = err === undefined ? "ok" : Code[ConnectError.from(err).code].replace(/[A-Z]/g, (c, i) => (i ? "_" : "") + c.toLowerCase());
-      const line = { protocol: protocolOf(req.contextValues, req.header), method, code, ms: Math.round((performance.now() - start) * 100) / 100 };
-      if (err !== undefined && ConnectError.from(err).code === Code.Internal) logger.error({ ...line, err }, "call failed");
-      else logger.info(line, "call");
-    };
-    try {
-      const res = await next(req);
-      if (!res.stream) {
-        done();
-        return res;
-      }
-      const message = res.message;
-      return {
-        ...res,
-        message: (async function* () {
-          try {
-            yield* message;
-            done();
-          } catch (e) {
-            done(e);
-            throw e;
-          }
-        })(),
-      };
-    } catch (e) {
-      done(e);
-      throw e;
-    }
+  // The level may change at run time, so it is checked per call; when info is off the call goes
+  // straight through, without an extra async frame.
+  return (next) => (req) => (logger.isLevelEnabled("info") ? logged(logger, next, req) : next(req));
+}
+
+const codeNames = new Map<Code, string>();
+// "InvalidArgument" -> "invalid_argument", computed once per code.
+function codeName(code: Code): string {
+  let n = codeNames.get(code);
+  if (n === undefined) codeNames.set(code, (n = Code[code].replace(/[A-Z]/g, (c, i) => (i ? "_" : "") + c.toLowerCase())));
+  return n;
+}
+
+/** One call with its log line. */
+async function logged(logger: Logger, next: Parameters<Interceptor>[0], req: Parameters<Parameters<Interceptor>[0]>[0]) {
+  const start = performance.now();
+  const method = `${req.service.typeName}/${req.method.name}`;
+  const done = (err?: unknown) => {
+    const code = err === undefined ? "ok" : codeName(ConnectError.from(err).code);
+    // The request headers are only read when the context does not name the protocol (they are lazy).
+    const protocol = req.contextValues.get(protocolKey) || protocolOf(req.contextValues, req.header);
+    const line = { protocol, method, code, ms: Math.round((performance.now() - start) * 100) / 100 };
+    if (err !== undefined && ConnectError.from(err).code === Code.Internal) logger.error({ ...line, err }, "call failed");
+    else logger.info(line, "call");
   };
+  try {
+    const res = await next(req);
+    if (!res.stream) {
+      done();
+      return res;
+    }
+    const message = res.message;
+    return {
+      ...res,
+      message: (async function* () {
+        try {
+          yield* message;
+          done();
+        } catch (e) {
+          done(e);
+          throw e;
+        }
+      })(),
+    };
+  } catch (e) {
+    done(e);
+    throw e;
+  }
 }

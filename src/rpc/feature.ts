@@ -1,8 +1,17 @@
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { RegisteredMethod } from "../core/registry.js";
 import { pathOf } from "../http/dispatcher.js";
 import type { Feature, ServerContext } from "../server.js";
+import { acceptConnect, serveConnect } from "./connect.js";
+import { CompatExchange, StreamExchange, type RequestHead } from "./exchange.js";
+import { acceptGrpc, serveGrpc, type RpcEnv } from "./grpc.js";
 
-/** gRPC, gRPC-Web and Connect through connect-node, for every registered method. */
+/**
+ * gRPC, gRPC-Web and Connect for every registered method. Unary and server-streaming calls in the
+ * common shapes take the fast path (raw HTTP/2 stream or HTTP/1.1 request, straight into the shared
+ * Pipeline); everything else (client and bidi streams, compression, grpc-web-text, odd requests
+ * that connect-node answers with 405/415) is served by connect-node's universal handler.
+ */
 export function rpcFeature(ctx: ServerContext): Feature {
   const { limits } = ctx.options;
   const adapter = connectNodeAdapter({
@@ -15,11 +24,38 @@ export function rpcFeature(ctx: ServerContext): Feature {
     maxTimeoutMs: limits.maxTimeoutMs,
     shutdownSignal: ctx.shutdownSignal,
   });
+  const env: RpcEnv = { pipeline: ctx.pipeline, maxBytes: limits.maxMessageBytes };
+  const scheme = ctx.options.tls ? "https" : "http";
+
+  // Decides from the request head alone; the exchange is only built for requests the fast path takes.
+  function fast(m: RegisteredMethod, head: RequestHead, exchange: () => StreamExchange | CompatExchange): boolean {
+    const ct = head.headers["content-type"];
+    if (ct !== undefined && ct.startsWith("application/grpc")) {
+      const t = acceptGrpc(m, head);
+      if (t === undefined) return false;
+      serveGrpc(env, m, exchange(), t);
+      return true;
+    }
+    const c = acceptConnect(m, head);
+    if (c === undefined) return false;
+    serveConnect(env, m, exchange(), c);
+    return true;
+  }
+
   return {
     name: "rpc",
+    stream(stream, headers) {
+      const target = headers[":path"] ?? "/";
+      const m = ctx.registry.lookup(pathOf(target));
+      if (m === undefined) return false;
+      const head: RequestHead = { method: headers[":method"] ?? "", target, headers, httpVersion: "2.0" };
+      return fast(m, head, () => new StreamExchange(stream, headers, scheme));
+    },
     http(req, res) {
-      if (!ctx.registry.lookup(pathOf(req.url))) return false;
-      adapter(req, res);
+      const m = ctx.registry.lookup(pathOf(req.url));
+      if (m === undefined) return false;
+      const head: RequestHead = { method: req.method ?? "", target: req.url ?? "/", headers: req.headers, httpVersion: req.httpVersion };
+      if (!fast(m, head, () => new CompatExchange(req, res, scheme))) adapter(req, res);
       return true;
     },
   };

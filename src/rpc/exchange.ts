@@ -1,0 +1,258 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import { constants as h2c } from "node:http2";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { NodeRequest, NodeResponse } from "../http/types.js";
+
+/** What is known of a request before its body is read: enough to decide who serves it. */
+export interface RequestHead {
+  readonly method: string;
+  /** Path and query as sent ("/pkg.Service/Method?x=y"). */
+  readonly target: string;
+  readonly headers: IncomingHttpHeaders;
+  /** "1.1" or "2.0". */
+  readonly httpVersion: string;
+}
+
+/**
+ * One HTTP request/response as the fast path sees it, over either a raw HTTP/2 stream or the
+ * HTTP/1.1 (compat) request/response pair. Protocol code is written once against this.
+ */
+export interface Exchange extends RequestHead {
+  /** The absolute URL, as connect-node reports it in the HandlerContext. */
+  url(): string;
+  /**
+   * Collects the request body. Stops reading once more than `limit` bytes arrived and reports
+   * `tooLarge` with what it has so far (the caller builds the protocol's error from it).
+   */
+  read(limit: number, done: (body: Buffer, tooLarge: boolean) => void): void;
+  /** Called once if the client goes away (reset, closed connection) before the response ended. */
+  onAbort(cb: (reason: ConnectError) => void): void;
+  /** Sends the whole response at once: headers, body, and (HTTP/2 only) trailers. */
+  send(status: number, headers: OutgoingHttpHeaders, body: Buffer | undefined, trailers?: OutgoingHttpHeaders): void;
+  /** Starts a streamed response (headers now, body chunks with write(), trailers with end()). */
+  start(status: number, headers: OutgoingHttpHeaders, withTrailers: boolean): void;
+  /** Writes a body chunk; resolves when it may write more (backpressure). */
+  write(chunk: Buffer): Promise<void>;
+  /** Ends a streamed response, with trailers when start() asked for them. */
+  end(chunk?: Buffer, trailers?: OutgoingHttpHeaders): void;
+  /** True once the client went away or the response ended. */
+  readonly closed: boolean;
+}
+
+/** The error a handler sees when the HTTP/2 peer resets the stream (as connect-node maps it). */
+export function errorFromRstCode(code: number): ConnectError {
+  const name = Object.entries(h2c).find(([k, v]) => v === code && k.startsWith("NGHTTP2_") && !k.startsWith("NGHTTP2_ERR"))?.[0]?.slice(8) ?? "UNKNOWN";
+  const msg = `http/2 stream closed with error code ${name} (0x${code.toString(16)})`;
+  switch (code) {
+    case h2c.NGHTTP2_REFUSED_STREAM:
+      return new ConnectError(msg, Code.Unavailable);
+    case h2c.NGHTTP2_ENHANCE_YOUR_CALM:
+      return new ConnectError(msg, Code.ResourceExhausted);
+    case h2c.NGHTTP2_INADEQUATE_SECURITY:
+    case h2c.NGHTTP2_HTTP_1_1_REQUIRED:
+      return new ConnectError(msg, Code.PermissionDenied);
+    case h2c.NGHTTP2_CANCEL:
+    case h2c.NGHTTP2_NO_ERROR:
+      return new ConnectError(code === h2c.NGHTTP2_CANCEL ? msg : "the client went away", Code.Canceled);
+    default:
+      return new ConnectError(msg, Code.Internal);
+  }
+}
+
+function noop() {}
+
+/** Gathers a request body up to a limit; reports once, either at the end or when over the limit. */
+class Collector {
+  private first: Buffer | undefined;
+  private chunks: Buffer[] | undefined;
+  private size = 0;
+  private over = false;
+
+  constructor(
+    private readonly limit: number,
+    private readonly done: (body: Buffer, tooLarge: boolean) => void,
+  ) {}
+
+  push(c: Buffer): void {
+    if (this.over) return;
+    this.size += c.length;
+    if (this.first === undefined) this.first = c;
+    else (this.chunks ??= [this.first]).push(c);
+    if (this.size > this.limit) {
+      this.over = true;
+      this.done(this.body(), true);
+    }
+  }
+
+  end(): void {
+    if (!this.over) this.done(this.body(), false);
+  }
+
+  private body(): Buffer {
+    return this.chunks ? Buffer.concat(this.chunks, this.size) : (this.first ?? Buffer.alloc(0));
+  }
+}
+
+/** An Exchange over a raw HTTP/2 server stream (no compat objects are created). */
+export class StreamExchange implements Exchange {
+  readonly method: string;
+  readonly target: string;
+  readonly httpVersion = "2.0";
+  private trailers: OutgoingHttpHeaders | undefined;
+  private ended = false;
+
+  constructor(
+    private readonly stream: ServerHttp2Stream,
+    readonly headers: IncomingHttpHeaders,
+    private readonly scheme: string,
+  ) {
+    this.method = headers[":method"] ?? "";
+    this.target = headers[":path"] ?? "/";
+    // A reset stream emits 'error'; without a listener that would crash the process.
+    stream.on("error", noop);
+  }
+
+  get closed(): boolean {
+    return this.ended || this.stream.destroyed || this.stream.closed;
+  }
+
+  url(): string {
+    return `${this.scheme}://${this.headers[":authority"] ?? this.headers.host ?? "localhost"}${this.target}`;
+  }
+
+  read(limit: number, done: (body: Buffer, tooLarge: boolean) => void): void {
+    // Inline listeners and no off(): over the limit, the rest flows by and is dropped. (Named closures
+    // would cost an Object.defineProperty each under tsx's keepNames.)
+    const c = new Collector(limit, done);
+    this.stream.on("data", (chunk: Buffer) => c.push(chunk));
+    this.stream.once("end", () => c.end());
+  }
+
+  onAbort(cb: (reason: ConnectError) => void): void {
+    this.stream.once("close", () => {
+      if (!this.ended) cb(errorFromRstCode(this.stream.rstCode ?? h2c.NGHTTP2_NO_ERROR));
+    });
+  }
+
+  send(status: number, headers: OutgoingHttpHeaders, body: Buffer | undefined, trailers?: OutgoingHttpHeaders): void {
+    this.start(status, headers, trailers !== undefined);
+    this.end(body, trailers);
+  }
+
+  start(status: number, headers: OutgoingHttpHeaders, withTrailers: boolean): void {
+    const s = this.stream;
+    if (this.closed) return;
+    headers[":status"] = status;
+    if (withTrailers) {
+      // Trailers go out in the same flush as the last DATA frame when the stream asks for them.
+      s.respond(headers, { waitForTrailers: true });
+      s.once("wantTrailers", () => {
+        if (!s.destroyed) s.sendTrailers(this.trailers ?? {});
+      });
+    } else s.respond(headers);
+  }
+
+  write(chunk: Buffer): Promise<void> {
+    const s = this.stream;
+    if (this.closed) return Promise.resolve();
+    if (s.write(chunk)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const go = () => {
+        s.off("drain", go);
+        s.off("close", go);
+        resolve();
+      };
+      s.on("drain", go);
+      s.on("close", go);
+    });
+  }
+
+  end(chunk?: Buffer, trailers?: OutgoingHttpHeaders): void {
+    if (this.closed) return;
+    this.trailers = trailers;
+    this.ended = true;
+    if (chunk !== undefined) this.stream.end(chunk);
+    else this.stream.end();
+    // A request body the handler did not read (an early error) must not hold the stream open.
+    if (this.stream.readable) this.stream.resume();
+  }
+}
+
+/** An Exchange over Node's request/response pair (HTTP/1.1, or HTTP/2 compat as a fallback). */
+export class CompatExchange implements Exchange {
+  readonly method: string;
+  readonly target: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly httpVersion: string;
+  private ended = false;
+
+  constructor(
+    private readonly req: NodeRequest,
+    private readonly res: NodeResponse,
+    private readonly scheme: string,
+  ) {
+    this.method = req.method ?? "";
+    this.target = req.url ?? "/";
+    this.headers = req.headers;
+    this.httpVersion = req.httpVersion;
+  }
+
+  get closed(): boolean {
+    return this.ended || this.res.destroyed;
+  }
+
+  url(): string {
+    const authority = "authority" in this.req ? this.req.authority : this.req.headers.host;
+    return `${this.scheme}://${authority ?? "localhost"}${this.target}`;
+  }
+
+  read(limit: number, done: (body: Buffer, tooLarge: boolean) => void): void {
+    const c = new Collector(limit, done);
+    this.req.on("data", (chunk: Buffer) => c.push(chunk));
+    this.req.once("end", () => c.end());
+    this.req.on("error", noop);
+  }
+
+  onAbort(cb: (reason: ConnectError) => void): void {
+    // The request emits 'close' once its body is read; only the response's close means the client left.
+    this.res.once("close", () => {
+      if (!this.ended) cb(new ConnectError("the client went away", Code.Canceled));
+    });
+  }
+
+  send(status: number, headers: OutgoingHttpHeaders, body: Buffer | undefined): void {
+    if (this.closed) return;
+    this.ended = true;
+    headers["content-length"] = body?.length ?? 0;
+    (this.res as import("node:http").ServerResponse).writeHead(status, headers);
+    if (body !== undefined) this.res.end(body);
+    else this.res.end();
+  }
+
+  start(status: number, headers: OutgoingHttpHeaders): void {
+    if (this.closed) return;
+    (this.res as import("node:http").ServerResponse).writeHead(status, headers);
+  }
+
+  write(chunk: Buffer): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    if ((this.res as import("node:http").ServerResponse).write(chunk)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const go = () => {
+        this.res.off("drain", go);
+        this.res.off("close", go);
+        resolve();
+      };
+      this.res.on("drain", go);
+      this.res.on("close", go);
+    });
+  }
+
+  end(chunk?: Buffer, trailers?: OutgoingHttpHeaders): void {
+    if (this.closed) return;
+    this.ended = true;
+    if (trailers) this.res.addTrailers(trailers as Record<string, string>);
+    if (chunk !== undefined) this.res.end(chunk);
+    else this.res.end();
+  }
+}
