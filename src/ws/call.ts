@@ -1,7 +1,7 @@
 import { create, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
-import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { createAsyncIterable } from "@connectrpc/connect/protocol";
-import type { Pipeline } from "../core/pipeline.js";
+import { responseHeadersOf, type CallContext, type Pipeline } from "../core/pipeline.js";
 import type { RegisteredMethod } from "../core/registry.js";
 import type { ClientFrame, Detail, ServerFrame } from "./frame.js";
 import type { MessageCodec } from "./message.js";
@@ -35,20 +35,20 @@ export class WsCall {
   private iterator?: AsyncIterator<Msg>;
   private headersSent = false;
   private finished = false;
-  private readonly aborted: Promise<never>;
+  // Deadline, client cancel and shutdown end the call through this, whether or not the
+  // implementation watches its signal. The context's signal is left alone (created lazily, only if
+  // the implementation or an interceptor asks for it): most calls never need an AbortController.
+  private interrupt?: { promise: Promise<never>; reject(reason: ConnectError): void; reason?: ConnectError };
+  private timer?: NodeJS.Timeout;
 
   constructor(
     private readonly host: CallHost,
     readonly id: string,
     readonly m: RegisteredMethod,
-    private readonly ctx: HandlerContext & { abort(reason?: unknown): void },
+    private readonly ctx: CallContext,
   ) {
-    const signal = ctx.signal;
-    this.aborted = new Promise<never>((_, reject) => {
-      if (signal.aborted) reject(signal.reason);
-      else signal.addEventListener("abort", () => reject(signal.reason), { once: true });
-    });
-    this.aborted.catch(() => {});
+    const left = ctx.timeoutMs();
+    if (left !== undefined) this.timer = setTimeout(() => this.cancel(new ConnectError("the operation timed out", Code.DeadlineExceeded)), left);
   }
 
   /** Starts the call with its first frame. */
@@ -93,10 +93,23 @@ export class WsCall {
     if (f.end) this.input?.end();
   }
 
-  /** Ends the call with `reason` (client cancel, shutdown); the final frame carries its code. */
+  /** Ends the call with `reason` (client cancel, deadline); the final frame carries its code. */
   cancel(reason: ConnectError): void {
     if (this.finished) return;
+    this.interrupted().catch(() => {});
+    this.interrupt!.reason ??= reason;
+    this.interrupt!.reject(reason);
     this.ctx.abort(reason);
+  }
+
+  private interrupted(): Promise<never> {
+    if (!this.interrupt) {
+      let reject!: (reason: ConnectError) => void;
+      const promise = new Promise<never>((_, r) => (reject = r));
+      promise.catch(() => {});
+      this.interrupt = { promise, reject };
+    }
+    return this.interrupt.promise;
   }
 
   /** Ends the call now with `err` as its final status (bad frame, shutdown). */
@@ -136,7 +149,7 @@ export class WsCall {
   // The implementation may ignore its signal; the deadline, a cancel or shutdown still end the stream.
   private race<T>(p: Promise<T>): Promise<T> {
     p.catch(() => {});
-    return Promise.race([p, this.aborted]);
+    return Promise.race([p, this.interrupted()]);
   }
 
   private sendMessage(msg: Msg): void {
@@ -154,7 +167,8 @@ export class WsCall {
   private attachHeaders(frame: ServerFrame): void {
     if (this.headersSent) return;
     this.headersSent = true;
-    if (hasAny(this.ctx.responseHeader)) frame.headers = record(this.ctx.responseHeader);
+    const h = responseHeadersOf(this.ctx, "header");
+    if (h && hasAny(h)) frame.headers = record(h);
   }
 
   private finish(err?: unknown, unaryResult?: Msg): void {
@@ -171,17 +185,22 @@ export class WsCall {
     }
     if (error) delete frame.message;
     this.attachHeaders(frame);
-    const trailers = new Headers(this.ctx.responseTrailer);
-    error?.metadata.forEach((v, k) => trailers.set(k, v));
-    if (hasAny(trailers)) frame.trailers = record(trailers);
+    const trailers = responseHeadersOf(this.ctx, "trailer");
+    const t = trailers && hasAny(trailers) ? record(trailers) : {};
+    error?.metadata.forEach((v, k) => (t[k] = v));
+    if (Object.keys(t).length > 0) frame.trailers = t;
     frame.status = error ? { code: error.code, message: error.rawMessage, details: details(error) } : { code: 0, message: "" };
     this.host.send(frame);
-    this.cleanup(error ?? new ConnectError("the call is over", Code.Canceled));
+    this.cleanup(error);
   }
 
-  private cleanup(reason: ConnectError): void {
-    this.input?.fail(reason);
-    // Aborting the context also stops its deadline timer; implementations see their signal fire.
+  private cleanup(reason?: ConnectError): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    // A run loop still waiting on the implementation (connection gone) stops waiting.
+    if (reason) this.interrupt?.reject(reason);
+    if (reason) this.input?.fail(reason);
+    else this.input?.end();
+    // Implementations that still run (a stream the client cancelled) see their signal fire.
     this.ctx.abort(reason);
     const it = this.iterator;
     this.iterator = undefined;

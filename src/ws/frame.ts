@@ -1,8 +1,7 @@
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { Code } from "@connectrpc/connect";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
-import { FrameSchema, type Frame } from "../gen/oneport/ws/v1/frame_pb.js";
+import { BinaryFrameError, decodeBinaryClientFrame, encodeBinaryServerFrame } from "./frame-binary.js";
 
 // The pure half of the bridge: bytes and strings in, frames out, and back. No sockets here.
 
@@ -118,18 +117,12 @@ function decodeJson(text: string): ClientFrame | FrameError {
 }
 
 function decodeBinary(data: Buffer): ClientFrame | FrameError {
-  let f: Frame;
   try {
-    f = fromBinary(FrameSchema, data);
-  } catch {
-    return fail("not a oneport.ws.v1.Frame in the protobuf binary encoding", "", false);
+    return decodeBinaryClientFrame(data);
+  } catch (e) {
+    const peek = peekStream(data, true);
+    return fail(e instanceof BinaryFrameError ? e.message : String(e), peek.id, peek.opens);
   }
-  const opens = f.method !== "";
-  if (f.status !== undefined || Object.keys(f.trailers).length > 0 || f.example !== undefined) {
-    return fail("status, trailers and example are sent by the server only", f.id, opens);
-  }
-  const headers = Object.keys(f.headers).length > 0 ? f.headers : undefined;
-  return { id: f.id, method: f.method, headers, message: f.message, end: f.end, cancel: f.cancel, timeoutMs: f.timeoutMs };
 }
 
 // Finds the id (and whether a method is named) near the start of a frame too large to parse.
@@ -177,14 +170,5 @@ export function encodeServerFrame(f: ServerFrame, format: WireFormat): string | 
     if (f.example) o.example = f.example;
     return JSON.stringify(o);
   }
-  const frame = create(FrameSchema, {
-    id: f.id,
-    headers: f.headers ?? {},
-    message: f.message as Uint8Array | undefined,
-    end: f.end ?? false,
-    trailers: f.trailers ?? {},
-    status: f.status ? { code: codeName(f.status.code), message: f.status.message, details: f.status.details ?? [] } : undefined,
-    example: f.example ? { id: f.example.id, method: f.example.method, message: f.example.message as Uint8Array } : undefined,
-  });
-  return toBinary(FrameSchema, frame);
+  return encodeBinaryServerFrame(f, f.status ? codeName(f.status.code) : "");
 }

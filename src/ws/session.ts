@@ -91,11 +91,16 @@ export class Session implements CallHost {
     if (this.streams.size >= this.env.options.maxStreamsPerConnection) {
       return this.finalOnly(f.id, Code.ResourceExhausted, `too many open streams on this connection (limit ${this.env.options.maxStreamsPerConnection})`);
     }
-    const headers = new Headers(this.upgrade.headers);
-    try {
-      for (const [k, v] of Object.entries(f.headers ?? {})) headers.set(k, v);
-    } catch {
-      return this.finalOnly(f.id, Code.InvalidArgument, "a header name or value is not valid in HTTP");
+    // Most frames carry no headers: the upgrade's Headers are then passed as they are (the context
+    // copies them only if an interceptor or the implementation reads them).
+    let headers = this.upgrade.headers;
+    if (f.headers) {
+      headers = new Headers(headers);
+      try {
+        for (const [k, v] of Object.entries(f.headers)) headers.set(k, v);
+      } catch {
+        return this.finalOnly(f.id, Code.InvalidArgument, "a header name or value is not valid in HTTP");
+      }
     }
     const ctx = this.pipeline.context(m, { protocol: "ws", requestMethod: "GET", url: this.upgrade.url, requestHeader: headers, timeoutMs: f.timeoutMs });
     const call = new WsCall(this, f.id, m, ctx);
@@ -127,7 +132,24 @@ export class Session implements CallHost {
   /** Sends a frame if the connection is open. */
   send(frame: ServerFrame): void {
     if (this.socket.readyState !== OPEN) return;
+    this.cork();
     this.socket.send(encodeServerFrame(frame, this.format));
+  }
+
+  // ws writes every frame with its own syscall. Frames sent in the same turn of the event loop (the
+  // answers to a batch of requests read together) are corked into one write, flushed by setImmediate.
+  // `_socket` is ws's own field: the TCP/TLS socket, or the HTTP/2 stream adapter; both are Duplexes.
+  private corked = false;
+  private cork(): void {
+    if (this.corked) return;
+    const raw = (this.socket as unknown as { _socket?: { cork?(): void; uncork?(): void } })._socket;
+    if (!raw?.cork || !raw.uncork) return;
+    this.corked = true;
+    raw.cork();
+    setImmediate(() => {
+      this.corked = false;
+      raw.uncork!();
+    });
   }
 
   /** Forgets a finished stream. */

@@ -1,0 +1,208 @@
+// WebSocket bridge: (1) unary SayHello over /ws, many calls in flight per connection, against a bare
+// `ws` server answering each message with a payload of the same size, interleaved rounds; (2) chat
+// fan-out: N subscribers over /ws in one room, one publisher: delivery latency and memory per connection.
+// Server pinned to one core, this load generator to the other. Env: BENCH_ROUNDS (5), BENCH_SECONDS (3),
+// BENCH_FANOUT ("1000,10000"), BENCH_ONLY ("unary" or "fanout").
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { create, toBinary } from "@bufbuild/protobuf";
+import WebSocket from "ws";
+import { HelloRequestSchema } from "../../src/gen/example/example_pb.js";
+import { FrameSchema } from "../../src/gen/oneport/ws/v1/frame_pb.js";
+import { cpuSeconds, loadCore, median, serverCore, startChild } from "./load.js";
+import { clientFrame, closedLoopRaw } from "./ws-load.js";
+
+const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
+const seconds = Number(process.env.BENCH_SECONDS ?? 3);
+const fanouts = (process.env.BENCH_FANOUT ?? "1000,10000").split(",").map(Number).filter((n) => n > 0);
+const only = process.env.BENCH_ONLY;
+const here = new URL(".", import.meta.url).pathname;
+const CONNS = 4;
+const WINDOW = 64;
+
+// The load generator takes the other core (taskset is installed with the other benches' tools).
+try {
+  execFileSync("taskset", ["-cp", loadCore, String(process.pid)], { stdio: "ignore" });
+} catch {
+  console.error("taskset unavailable: the load generator is not pinned");
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function open(port: number, protocols: string[] = []): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, protocols, { perMessageDeflate: false });
+    ws.once("open", () => resolve(ws));
+    ws.once("error", reject);
+  });
+}
+
+// Request frames, one per call id; the JSON text is the same bytes for oneport and the bare server.
+const jsonRest = '","method":"example.ExampleService/SayHello","message":{"name":"Bob"}}';
+const jsonFrame = (id: number) => '{"id":"' + id + jsonRest;
+const hello = toBinary(HelloRequestSchema, create(HelloRequestSchema, { name: "Bob" }));
+const protoFrame = (id: number) => toBinary(FrameSchema, create(FrameSchema, { id: String(id), method: "example.ExampleService/SayHello", message: hello }));
+
+type Target = { name: string; port: number; pid: number; protocol?: string; frames: Buffer[] };
+const IDS = 4096;
+const jsonFrames = Array.from({ length: IDS }, (_, i) => clientFrame(jsonFrame(i)));
+const protoFrames = Array.from({ length: IDS }, (_, i) => clientFrame(protoFrame(i)));
+
+/** Closed loop: CONNS connections with WINDOW calls in flight each; responses per second and server CPU per response. */
+async function closedLoop(t: Target, secs: number): Promise<{ rate: number; cpuUs: number; cpuShare: number }> {
+  const load = await closedLoopRaw(t.port, t.protocol, t.frames, CONNS, WINDOW);
+  await sleep(200); // reach steady state before measuring
+  const c0 = load.count();
+  const cpu0 = cpuSeconds(t.pid);
+  const t0 = performance.now();
+  await sleep(secs * 1000);
+  const n = load.count() - c0;
+  const cpu = cpuSeconds(t.pid) - cpu0;
+  const elapsed = (performance.now() - t0) / 1000;
+  load.stop();
+  await sleep(100);
+  return { rate: n / elapsed, cpuUs: (cpu * 1e6) / n, cpuShare: cpu / elapsed };
+}
+
+/** One request with a real client; the answer as text. */
+async function ask(port: number, protocols: string[], frame: string | Uint8Array): Promise<string> {
+  const ws = await open(port, protocols);
+  const answer = await new Promise<string>((resolve) => {
+    ws.once("message", (d: Buffer) => resolve(d.toString("latin1")));
+    ws.send(frame);
+  });
+  ws.close();
+  return answer;
+}
+
+async function unaryBench() {
+  const oneport = await startChild(join(here, "servers", "oneport.ts"));
+  // Check the answer and learn the response frame's size, so the bare server answers as much.
+  const answer = await ask(oneport.port, [], jsonFrame(1));
+  if (!answer.includes('"message":{"message":"Hello, Bob"}') || !answer.includes('"code":"ok"')) throw new Error(`oneport answered ${answer}`);
+  const binary = await ask(oneport.port, ["oneport.proto.v1"], protoFrame(1));
+  if (!binary.includes("Hello, Bob") || !binary.includes("ok")) throw new Error(`oneport answered the binary frame with ${binary}`);
+  const echo = await startChild(join(here, "servers", "ws-echo.ts"), [String(Buffer.byteLength(answer))]);
+  const targets: Target[] = [
+    { name: "oneport json", port: oneport.port, pid: oneport.proc.pid!, frames: jsonFrames },
+    { name: "oneport proto", port: oneport.port, pid: oneport.proc.pid!, protocol: "oneport.proto.v1", frames: protoFrames },
+    { name: "bare ws", port: echo.port, pid: echo.proc.pid!, frames: jsonFrames },
+  ];
+  try {
+    for (const t of targets) await closedLoop(t, 1); // warm-up (JIT), discarded
+    const results = new Map<string, Array<{ rate: number; cpuUs: number; cpuShare: number }>>();
+    for (let r = 0; r < rounds; r++) {
+      for (let i = 0; i < targets.length; i++) {
+        const t = targets[(i + r) % targets.length];
+        results.set(t.name, [...(results.get(t.name) ?? []), await closedLoop(t, seconds)]);
+      }
+      process.stderr.write(`unary round ${r + 1}/${rounds} done\n`);
+    }
+    const med = (name: string, f: (x: { rate: number; cpuUs: number; cpuShare: number }) => number) => median(results.get(name)!.map(f));
+    const base = med("bare ws", (x) => x.rate);
+    console.log(`\nUnary SayHello over /ws: ${CONNS} connections x ${WINDOW} in flight; response frame ${Buffer.byteLength(answer)} bytes; medians of ${rounds} interleaved rounds of ${seconds}s.`);
+    console.log(`  ${"server".padEnd(14)} ${"msgs/s".padStart(9)} ${"CPU µs/msg".padStart(11)} ${"server CPU".padStart(11)} x bare ws (target >= 0.60)`);
+    for (const t of targets) {
+      const rate = med(t.name, (x) => x.rate);
+      console.log(`  ${t.name.padEnd(14)} ${rate.toFixed(0).padStart(9)} ${med(t.name, (x) => x.cpuUs).toFixed(1).padStart(11)} ${(med(t.name, (x) => x.cpuShare) * 100).toFixed(0).padStart(10)}% ${(rate / base).toFixed(2).padStart(6)}`);
+    }
+    console.log("  (server CPU well under 100% would mean the load generator, not the server, was the limit)");
+  } finally {
+    oneport.proc.kill("SIGTERM");
+    echo.proc.kill("SIGTERM");
+  }
+}
+
+/** The chat bench server, with a line protocol on stdin/stdout for memory readings. */
+async function startChatServer(): Promise<{ proc: ChildProcess; port: number; mem(): Promise<{ rss: number; heap: number }> }> {
+  const proc = spawn("taskset", ["-c", serverCore, process.execPath, "--expose-gc", "--import", "tsx", join(here, "servers", "ws-chat.ts")], { stdio: ["pipe", "pipe", "inherit"] });
+  const lines = createInterface({ input: proc.stdout! });
+  const waiting: Array<(l: string) => void> = [];
+  lines.on("line", (l) => waiting.shift()?.(l));
+  const line = () => new Promise<string>((r) => waiting.push(r));
+  const port = Number(/^PORT (\d+)$/.exec(await line())?.[1]);
+  return {
+    proc,
+    port,
+    async mem() {
+      proc.stdin!.write("MEM\n");
+      const [, rss, heap] = (await line()).split(" ");
+      return { rss: Number(rss), heap: Number(heap) };
+    },
+  };
+}
+
+const auth = { authorization: "Bearer bench-token" };
+
+async function fanoutBench(n: number) {
+  const server = await startChatServer();
+  try {
+    await sleep(300);
+    const m0 = await server.mem();
+    const subs: WebSocket[] = [];
+    for (let i = 0; i < n; i += 250) subs.push(...(await Promise.all(Array.from({ length: Math.min(250, n - i) }, () => open(server.port)))));
+    await sleep(300);
+    const m1 = await server.mem();
+
+    // Each subscriber records when the message stamped with a send time arrives.
+    const room = `bench-${n}`;
+    let expect = "";
+    let sentAt = 0;
+    let got = 0;
+    const latencies: number[] = [];
+    const ready = new Set<WebSocket>();
+    for (const ws of subs) {
+      ws.on("message", (d: Buffer) => {
+        const s = d.toString();
+        ready.add(ws);
+        if (expect !== "" && s.includes(expect)) {
+          latencies.push(performance.now() - sentAt);
+          got++;
+        }
+      });
+      ws.send(JSON.stringify({ id: "sub", method: "chat.v1.ChatService/Subscribe", headers: auth, message: { room } }));
+    }
+    const pub = await open(server.port);
+    let seq = 0;
+    const publish = (text: string) => pub.send(JSON.stringify({ id: String(++seq), method: "chat.v1.ChatService/Send", headers: auth, message: { room, text } }));
+    // Warm-up: publish until every subscriber has received something (its subscription is live).
+    const deadline = Date.now() + 60_000;
+    while (ready.size < n && Date.now() < deadline) {
+      publish("warm-up");
+      await sleep(250);
+    }
+    if (ready.size < n) throw new Error(`only ${ready.size} of ${n} subscribers are live after 60 s`);
+    await sleep(500);
+    const m2 = await server.mem();
+
+    const messages = 20;
+    let lost = 0;
+    for (let i = 0; i < messages; i++) {
+      got = 0;
+      expect = `m-${i}-`;
+      sentAt = performance.now();
+      publish(`${expect}${sentAt}`);
+      const until = Date.now() + 5000;
+      while (got < n && Date.now() < until) await sleep(1);
+      lost += n - got;
+      await sleep(20);
+    }
+    latencies.sort((a, b) => a - b);
+    const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
+    const kb = (b: number) => (b / 1024).toFixed(1);
+    console.log(`\nFan-out: ${n} WebSocket subscribers in one room, one publisher (Send over /ws), ${messages} messages.`);
+    console.log(`  delivery latency p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, max ${latencies.at(-1)?.toFixed(1)} ms; missed ${lost}${n >= 10_000 ? "  (target: p99 <= 200 ms)" : ""}`);
+    console.log(`  server memory per idle connection: RSS ${kb((m1.rss - m0.rss) / n)} KB, heap ${kb((m1.heap - m0.heap) / n)} KB  (target: < 20 KB)`);
+    console.log(`  server memory per subscribed connection: RSS ${kb((m2.rss - m0.rss) / n)} KB, heap ${kb((m2.heap - m0.heap) / n)} KB`);
+    console.log("  (latency is measured in this one load-generator process, so it includes the time to read all N frames here)");
+    pub.terminate();
+    subs.forEach((ws) => ws.terminate());
+  } finally {
+    server.proc.kill("SIGTERM");
+  }
+}
+
+if (!only || only === "unary") await unaryBench();
+if (!only || only === "fanout") for (const n of fanouts) await fanoutBench(n);
+process.exit(0);
