@@ -143,7 +143,7 @@ export class RedisBroker implements Broker {
   }
 
   async append(topic: string, payload: Uint8Array, limit: number): Promise<void> {
-    this.check("append");
+    this.check("append to history");
     const key = this.historyKey(topic);
     await this.run("append to history", () => this.cmd.multi().rpush(key, toBuffer(payload)).ltrim(key, -Math.max(1, limit), -1).exec());
   }

@@ -7,19 +7,27 @@ import { WebSocket } from "ws";
 import { createWebSocketTransport } from "../../src/client/index.js";
 import { createGrpcJsClient } from "../../src/client/grpc-js.js";
 import { ExampleService, type HelloResponse } from "../../src/gen/example/example_pb.js";
+import { topicOf } from "../../src/services/chat-rooms.js";
+import { grpcJs } from "../chat/adapters.js";
 import { nginxMissing, TestNginx } from "./support/nginx.js";
 import { OneportProcess } from "./support/proc.js";
+import { redisMissing, TestRedis, until } from "./support/redis.js";
 
 const skip = nginxMissing();
+const noRedis = skip ? undefined : redisMissing();
 
 // deploy/nginx.conf in front of three oneport processes: every client kind reaches them through it.
-describe("three instances behind nginx (deploy/nginx.conf)", { skip }, () => {
+describe("three instances behind nginx (deploy/nginx.conf)", { skip, timeout: 60_000 }, () => {
   const instances: OneportProcess[] = [];
   let nginx: TestNginx;
+  let redis: TestRedis | undefined;
   const closers: (() => void)[] = [];
 
   before(async () => {
-    for (let i = 0; i < 3; i++) instances.push(OneportProcess.start(["--port", "0", "--shutdown-timeout-ms", "1000"]));
+    // With Redis the instances share chat rooms, so a stream through nginx may land anywhere.
+    if (!noRedis) redis = await TestRedis.start();
+    const env = { REDIS_URL: redis?.url ?? "", CHAT_TOKENS: "alice:alice-token" };
+    for (let i = 0; i < 3; i++) instances.push(OneportProcess.start(["--port", "0", "--shutdown-timeout-ms", "1000"], env));
     const ports = await Promise.all(instances.map(async (p) => (await p.waitFor((l) => l.msg === "listening", "listening")).port as number));
     nginx = await TestNginx.start(ports);
   });
@@ -27,6 +35,7 @@ describe("three instances behind nginx (deploy/nginx.conf)", { skip }, () => {
     closers.forEach((c) => c());
     await nginx?.stop();
     await Promise.all(instances.map((p) => p.stop()));
+    await redis?.stop();
   });
 
   /** How many SayHello calls each instance logged since `marks`. */
@@ -43,7 +52,7 @@ describe("three instances behind nginx (deploy/nginx.conf)", { skip }, () => {
       );
       assert.equal(res.message, `Hello, g${i}`);
     }
-    await instances[0]!.waitFor(() => callsPerInstance(marks).reduce((a, b) => a + b) === 9, "9 call log lines");
+    await until(() => callsPerInstance(marks).reduce((a, b) => a + b) === 9, "9 call log lines");
     assert.ok(callsPerInstance(marks).every((n) => n > 0), `every instance served calls: ${callsPerInstance(marks).join(",")}`);
   });
 
@@ -66,7 +75,7 @@ describe("three instances behind nginx (deploy/nginx.conf)", { skip }, () => {
       const client = createClient(ExampleService, transport());
       const marks = mark();
       for (let i = 0; i < 6; i++) assert.equal((await client.sayHello({ name: `c${i}` })).message, `Hello, c${i}`);
-      await instances[0]!.waitFor(() => callsPerInstance(marks).reduce((a, b) => a + b) === 6, "6 call log lines");
+      await until(() => callsPerInstance(marks).reduce((a, b) => a + b) === 6, "6 call log lines");
       assert.ok(callsPerInstance(marks).filter((n) => n > 0).length >= 2, `calls spread over instances: ${callsPerInstance(marks).join(",")}`);
       const got: string[] = [];
       for await (const m of client.sayHelloStream({ name: "Bo", count: 3 })) got.push(m.message);
@@ -83,5 +92,35 @@ describe("three instances behind nginx (deploy/nginx.conf)", { skip }, () => {
     const got: string[] = [];
     for await (const m of client.sayHelloStream({ name: "Wes", count: 2 })) got.push(m.message);
     assert.equal(got.length, 2);
+  });
+
+  it("streams SSE through nginx unbuffered: a chat message sent over gRPC arrives as an event", { skip: noRedis }, async () => {
+    const ctl = new AbortController();
+    closers.push(() => ctl.abort());
+    // Not awaited yet: the response head may come only with the first event.
+    const response = fetch(`http://127.0.0.1:${nginx.h1Port}/v1/rooms/edge/events`, { headers: { accept: "text/event-stream", authorization: "Bearer alice-token" }, signal: ctl.signal });
+    response.catch(() => {});
+    const { Redis } = await import("ioredis");
+    const inspect = new Redis(redis!.url);
+    try {
+      await until(async () => ((await inspect.pubsub("NUMSUB", `oneport:pub:${topicOf("edge")}`)) as [string, number])[1] === 1, "the SSE subscription");
+    } finally {
+      inspect.disconnect();
+    }
+    const sender = grpcJs(`http://127.0.0.1:${nginx.h2cPort}`, "alice-token");
+    closers.push(() => sender.close());
+    await sender.send("edge", "through the edge");
+    const res = await response;
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /^text\/event-stream/);
+    const reader = res.body!.getReader();
+    let text = "";
+    while (!text.includes("\n\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    ctl.abort();
+    assert.match(text, /^data: .*"text":"through the edge"/m);
   });
 });
