@@ -19,7 +19,7 @@ export function docsFeature(ctx: ServerContext): Feature {
       openApiDocument(restRoutes(ctx.registry).list, loadComments(ctx.registry.files(), rest.protoPaths), {
         title: TITLE,
         version: "1.0.0",
-        description: `REST endpoints transcoded from the google.api.http annotations of ${ctx.registry.services().map((s) => s.typeName).join(", ")}. The same methods answer gRPC, gRPC-Web and Connect on this port.`,
+        description: `REST endpoints transcoded from the google.api.http annotations of ${[...new Set(restRoutes(ctx.registry).list.map((r) => r.method.service.typeName))].join(", ")}. The same methods answer gRPC, gRPC-Web and Connect on this port.`,
       }),
     ));
   const assets = swaggerAssets();

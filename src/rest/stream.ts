@@ -30,19 +30,17 @@ export async function writeStream(
   types: TypeRegistry,
 ): Promise<void> {
   const res = response as unknown as Sink;
-  let first: IteratorResult<Message>;
-  try {
-    first = await messages.next();
-  } catch (err) {
-    // Nothing sent yet: answer with a plain error status, like a unary call.
-    const e = renderError(err, types);
-    if (!res.headersSent) res.writeHead(e.status, { ...headers(), ...e.headers });
-    res.end(e.body);
-    return;
-  }
   const raw = isHttpBody(output);
-  const contentType = format === "sse" ? "text/event-stream" : raw && !first.done ? renderMessage(output, first.value, undefined, types).contentType : "application/x-ndjson";
-  res.writeHead(200, { ...headers(), "content-type": contentType, "cache-control": "no-cache", "x-accel-buffering": "no" });
+  const open = (contentType: string) => {
+    res.writeHead(200, { ...headers(), "content-type": contentType, "cache-control": "no-cache", "x-accel-buffering": "no" });
+    res.flushHeaders?.();
+  };
+  const pending = messages.next();
+  // Errors raised while a call starts (validation, auth) settle within a turn of the event loop and
+  // still get a plain HTTP error status. A stream that waits longer (a subscription) is opened now,
+  // so the client sees the response start. Raw HttpBody streams wait: the first message names the type.
+  const early = await Promise.race([pending.then(yes, yes), new Promise<boolean>((r) => setImmediate(r, false))]);
+  if (!early && !raw) open(format === "sse" ? "text/event-stream" : "application/x-ndjson");
   const frame = (m: Message): string | Uint8Array => {
     const r = renderMessage(output, m, undefined, types);
     if (raw && format === "ndjson") return r.body;
@@ -51,8 +49,23 @@ export async function writeStream(
   let closed = false;
   const onClose = () => (closed = true);
   res.once("close", onClose);
+  // Comments keep idle SSE connections open through proxies that drop silent ones.
+  const keepAlive = format === "sse" ? setInterval(() => res.write(": keep-alive\n\n"), SSE_KEEPALIVE_MS).unref() : undefined;
   try {
-    for (let next = first; !next.done; next = await messages.next()) {
+    let next: IteratorResult<Message>;
+    try {
+      next = await pending;
+    } catch (err) {
+      if (res.headersSent) throw err;
+      // Nothing sent yet: answer with a plain error status, like a unary call.
+      const e = renderError(err, types);
+      res.writeHead(e.status, { ...headers(), ...e.headers });
+      res.end(e.body);
+      closed = true; // ended: nothing more to write
+      return;
+    }
+    if (!res.headersSent) open(format === "sse" ? "text/event-stream" : raw && !next.done ? renderMessage(output, next.value, undefined, types).contentType : "application/x-ndjson");
+    for (; !next.done; next = await messages.next()) {
       if (closed) break;
       if (!res.write(frame(next.value))) await drained(res);
     }
@@ -63,9 +76,11 @@ export async function writeStream(
       res.write(format === "sse" ? `event: error\ndata: ${status}\n\n` : `{"error":${status}}\n`);
     }
   } finally {
+    clearInterval(keepAlive);
     res.off("close", onClose);
-    if (closed) await messages.return?.();
-    else {
+    if (closed) {
+      if (!res.writableEnded) await messages.return?.();
+    } else {
       const t = trailers();
       if (Object.keys(t).length > 0) res.addTrailers(t);
       res.end();
@@ -73,9 +88,15 @@ export async function writeStream(
   }
 }
 
+const yes = () => true;
+/** How often an idle SSE stream gets a comment line. */
+export const SSE_KEEPALIVE_MS = 15_000;
+
 /** The part of the HTTP/1.1 and HTTP/2 response APIs a stream uses (the union type is not callable). */
 interface Sink {
   readonly headersSent: boolean;
+  readonly writableEnded: boolean;
+  flushHeaders?(): void;
   writeHead(status: number, headers: Record<string, string | string[]>): unknown;
   write(chunk: string | Uint8Array): boolean;
   end(chunk?: string | Uint8Array): unknown;

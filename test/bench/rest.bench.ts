@@ -1,0 +1,104 @@
+// REST GET /v1/hello/{name} on oneport's unified port against a bare node:http server that parses
+// the URL and encodes the same JSON. Servers pinned to one core, wrk on the other; interleaved
+// rounds in one run, medians. Target: oneport >= 0.85x the bare server's requests per second.
+//   npx tsx test/bench/rest.bench.ts        (BENCH_ROUNDS, BENCH_SECONDS to change the run)
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import * as http from "node:http";
+import { fileURLToPath } from "node:url";
+import { createInterface } from "node:readline";
+import { cpuSeconds, loadCore, median, serverCore } from "./load.js";
+
+const self = fileURLToPath(import.meta.url);
+
+if (process.argv[2] === "serve") {
+  // Child mode: one of the two servers, announcing its port.
+  if (process.argv[3] === "bare") {
+    const server = http.createServer((req, res) => {
+      const url = req.url ?? "/";
+      const q = url.indexOf("?");
+      const path = q < 0 ? url : url.slice(0, q);
+      const m = /^\/v1\/hello\/([^/]+)$/.exec(path);
+      if (req.method !== "GET" || !m) {
+        res.writeHead(404).end();
+        return;
+      }
+      const out = JSON.stringify({ message: `Hello, ${decodeURIComponent(m[1])}` });
+      res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(out) });
+      res.end(out);
+    });
+    server.listen(0, "127.0.0.1", () => console.log(`PORT ${(server.address() as { port: number }).port}`));
+  } else {
+    const { createServer } = await import("../../src/server.js");
+    const { exampleService } = await import("../../src/services/example.js");
+    const server = createServer({ port: 0, host: "127.0.0.1", services: [exampleService()] });
+    console.log(`PORT ${(await server.listen()).port}`);
+  }
+} else {
+  await main();
+}
+
+async function start(kind: string): Promise<{ proc: ChildProcess; port: number }> {
+  const proc = spawn("taskset", ["-c", serverCore, process.execPath, "--import", "tsx", self, "serve", kind], { stdio: ["ignore", "pipe", "inherit"] });
+  const lines = createInterface({ input: proc.stdout! });
+  const port = await new Promise<number>((resolve, reject) => {
+    proc.once("exit", (code) => reject(new Error(`${kind} server exited (${code}) before listening`)));
+    lines.on("line", (l) => {
+      const m = /^PORT (\d+)$/.exec(l);
+      if (m) resolve(Number(m[1]));
+    });
+  });
+  return { proc, port };
+}
+
+interface Figures {
+  reqPerSec: number;
+  latencyMs: number;
+  cpuUsPerCall: number;
+}
+
+function wrk(pid: number, url: string, seconds: number): Figures {
+  const cpu0 = cpuSeconds(pid);
+  const out = execFileSync("taskset", ["-c", loadCore, "wrk", "-t1", "-c32", `-d${seconds}s`, "--latency", url], { encoding: "utf8" });
+  const cpu = cpuSeconds(pid) - cpu0;
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
+  const total = /(\d+) requests in/.exec(out);
+  const lat = /Latency\s+([\d.]+)(us|ms|s)/.exec(out);
+  if (!rps || !total || !lat) throw new Error(`cannot read wrk output:\n${out}`);
+  if (/Non-2xx/.test(out)) throw new Error(`wrk saw errors against ${url}:\n${out}`);
+  const ms = Number(lat[1]) * (lat[2] === "us" ? 0.001 : lat[2] === "s" ? 1000 : 1);
+  return { reqPerSec: Number(rps[1]), latencyMs: ms, cpuUsPerCall: (cpu * 1e6) / Number(total[1]) };
+}
+
+async function check(port: number): Promise<void> {
+  const body = await (await fetch(`http://127.0.0.1:${port}/v1/hello/Bob`)).text();
+  if (body !== '{"message":"Hello, Bob"}') throw new Error(`unexpected answer: ${body}`);
+}
+
+async function main(): Promise<void> {
+  if (spawnSync("sh", ["-c", "command -v wrk && command -v taskset"]).status !== 0) {
+    execFileSync("bash", [new URL("../../.ci/install-bench.sh", import.meta.url).pathname], { stdio: "inherit" });
+  }
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
+  const seconds = Number(process.env.BENCH_SECONDS ?? 3);
+  const servers = { oneport: await start("oneport"), bare: await start("bare") };
+  try {
+    for (const s of Object.values(servers)) {
+      await check(s.port);
+      wrk(s.proc.pid!, `http://127.0.0.1:${s.port}/v1/hello/Bob`, 1); // warm-up (JIT)
+    }
+    const results: Record<string, Figures[]> = { oneport: [], bare: [] };
+    for (let r = 0; r < rounds; r++) {
+      for (const [name, s] of Object.entries(servers)) results[name].push(wrk(s.proc.pid!, `http://127.0.0.1:${s.port}/v1/hello/Bob`, seconds));
+    }
+    const med = (name: string, k: keyof Figures) => median(results[name].map((x) => x[k]));
+    console.log(`REST GET /v1/hello/{name}, HTTP/1.1, wrk -c32, ${rounds} interleaved rounds x ${seconds}s, server on core ${serverCore}`);
+    console.log("server              req/s   latency ms   CPU µs/call");
+    for (const name of ["bare", "oneport"]) {
+      console.log(`${(name === "bare" ? "bare node:http" : "oneport REST").padEnd(16)} ${med(name, "reqPerSec").toFixed(0).padStart(8)} ${med(name, "latencyMs").toFixed(3).padStart(12)} ${med(name, "cpuUsPerCall").toFixed(1).padStart(13)}`);
+    }
+    const ratio = med("oneport", "reqPerSec") / med("bare", "reqPerSec");
+    console.log(`ratio oneport/bare: ${ratio.toFixed(3)} (target >= 0.85) ${ratio >= 0.85 ? "OK" : "BELOW TARGET"}`);
+  } finally {
+    for (const s of Object.values(servers)) s.proc.kill("SIGTERM");
+  }
+}
