@@ -60,7 +60,7 @@ describe("deadlines from request headers (no client-side timer)", () => {
   });
 
   it("answers gRPC-Web over HTTP/1.1 with the status in the trailer frame", async () => {
-    const r = await fetch(url + path, { method: "POST", headers: { "content-type": "application/grpc-web+proto", "grpc-timeout": "100m" }, body: frame(hello("slow")) });
+    const r = await fetch(url + path, { method: "POST", headers: { "content-type": "application/grpc-web+proto", "grpc-timeout": "100m" }, body: new Uint8Array(frame(hello("slow"))) });
     assert.equal(r.status, 200);
     assert.equal(webTrailer(Buffer.from(await r.arrayBuffer()))["grpc-status"], String(Code.DeadlineExceeded));
     await stillServes();
@@ -89,7 +89,7 @@ describe("malformed gRPC bodies get connect-node's status codes", () => {
   }
 
   it("answers a truncated gRPC-Web frame over HTTP/1.1 with INVALID_ARGUMENT in the trailer frame", async () => {
-    const r = await fetch(url + path, { method: "POST", headers: { "content-type": "application/grpc-web+proto" }, body: frame(hello("Bob")).subarray(0, 6) });
+    const r = await fetch(url + path, { method: "POST", headers: { "content-type": "application/grpc-web+proto" }, body: new Uint8Array(frame(hello("Bob")).subarray(0, 6)) });
     assert.equal(webTrailer(Buffer.from(await r.arrayBuffer()))["grpc-status"], String(Code.InvalidArgument));
     await stillServes();
   });
@@ -139,7 +139,7 @@ describe("what the fast path leaves to connect-node still works", () => {
   });
 
   it("answers gRPC over HTTP/1.1 without crashing", async () => {
-    const r = await fetch(url + path, { method: "POST", headers: { "content-type": "application/grpc" }, body: frame(hello("Bob")) });
+    const r = await fetch(url + path, { method: "POST", headers: { "content-type": "application/grpc" }, body: new Uint8Array(frame(hello("Bob"))) });
     await r.arrayBuffer();
     assert.ok(r.status === 200 || r.status === 415 || r.status === 505, `status ${r.status}`);
     await stillServes();
