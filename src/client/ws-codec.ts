@@ -1,8 +1,6 @@
-import { fromBinary } from "@bufbuild/protobuf";
-import { base64Decode, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { base64Decode, BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { codeFromString } from "@connectrpc/connect/protocol-connect";
-import { FrameSchema } from "../gen/oneport/ws/v1/frame_pb.js";
 
 // The client half of proto/oneport/ws/v1/frame.proto: client frames out, server frames in. Pure
 // functions over strings and bytes; the sockets live in ws-connection.ts.
@@ -55,6 +53,7 @@ export function encodeClientFrame(f: OutFrame, format: FrameFormat): string | Ui
   }
   // Written by hand rather than through create()+toBinary(): this runs once per message on the hot
   // path, and the field numbers are the wire contract of frame.proto (checked against it in tests).
+  if (!f.method && !f.headers && !f.cancel && f.timeoutMs === undefined) return encodeMessageFrame(f.id, f.message as Uint8Array | undefined, f.end === true);
   const w = new BinaryWriter();
   w.tag(1, 2).string(f.id);
   if (f.method) w.tag(2, 2).string(f.method);
@@ -68,24 +67,58 @@ export function encodeClientFrame(f: OutFrame, format: FrameFormat): string | Ui
   return w.finish();
 }
 
+// The common frame of a stream, {id, message?, end?}, into one exactly sized buffer. Ids are the
+// transport's own short ASCII strings; anything else takes the general path.
+function encodeMessageFrame(id: string, message: Uint8Array | undefined, end: boolean): Uint8Array {
+  if (id.length > 127 || !/^[\x00-\x7f]*$/.test(id)) {
+    const w = new BinaryWriter().tag(1, 2).string(id);
+    if (message !== undefined) w.tag(4, 2).bytes(message);
+    if (end) w.tag(5, 0).bool(true);
+    return w.finish();
+  }
+  const n = message?.length ?? 0;
+  const out = new Uint8Array(2 + id.length + (message !== undefined ? 1 + varintSize(n) + n : 0) + (end ? 2 : 0));
+  let p = 0;
+  out[p++] = 0x0a; // field 1, length-delimited
+  out[p++] = id.length;
+  for (let i = 0; i < id.length; i++) out[p++] = id.charCodeAt(i);
+  if (message !== undefined) {
+    out[p++] = 0x22; // field 4, length-delimited
+    for (let v = n; ; v >>>= 7) {
+      if (v < 0x80) {
+        out[p++] = v;
+        break;
+      }
+      out[p++] = (v & 0x7f) | 0x80;
+    }
+    out.set(message, p);
+    p += n;
+  }
+  if (end) {
+    out[p++] = 0x28; // field 5, varint
+    out[p++] = 1;
+  }
+  return out;
+}
+
+function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n >>>= 7;
+    size++;
+  }
+  return size;
+}
+
 /** Decodes a server frame; throws a ConnectError (INTERNAL) when the bytes are not a Frame. */
 export function decodeServerFrame(data: string | Uint8Array, format: FrameFormat): InFrame {
   if (format === "proto") {
     if (typeof data === "string") throw protocolError("a text frame on the binary subprotocol");
-    let f;
     try {
-      f = fromBinary(FrameSchema, data);
+      return readFrame(new BinaryReader(data));
     } catch {
       throw protocolError("a frame that is not a oneport.ws.v1.Frame");
     }
-    return {
-      id: f.id,
-      headers: hasKeys(f.headers) ? f.headers : undefined,
-      message: f.message,
-      end: f.end,
-      status: f.status ? { code: f.status.code, message: f.status.message, details: f.status.details.map((d) => ({ type: d.type, value: d.value })) } : undefined,
-      trailers: hasKeys(f.trailers) ? f.trailers : undefined,
-    };
   }
   if (typeof data !== "string") throw protocolError("a binary frame on the JSON subprotocol");
   let v: unknown;
@@ -111,6 +144,57 @@ export function decodeServerFrame(data: string | Uint8Array, format: FrameFormat
       : undefined,
     trailers: stringMap(o.trailers),
   };
+}
+
+// Reads a server Frame with the wire reader rather than fromBinary(FrameSchema): no reflection and
+// no message objects per frame. Unknown fields are skipped, as protobuf requires.
+function readFrame(r: BinaryReader): InFrame {
+  const f: InFrame = { id: "", end: false };
+  while (r.pos < r.len) {
+    const [no, wt] = r.tag();
+    if (no === 1 && wt === WireType.LengthDelimited) f.id = r.string();
+    else if (no === 3 && wt === WireType.LengthDelimited) readEntry(r, (f.headers ??= {}));
+    else if (no === 4 && wt === WireType.LengthDelimited) f.message = r.bytes();
+    else if (no === 5 && wt === WireType.Varint) f.end = r.bool();
+    else if (no === 7 && wt === WireType.LengthDelimited) f.status = readStatus(new BinaryReader(r.bytes()));
+    else if (no === 8 && wt === WireType.LengthDelimited) readEntry(r, (f.trailers ??= {}));
+    else r.skip(wt);
+  }
+  return f;
+}
+
+function readEntry(r: BinaryReader, into: Record<string, string>): void {
+  const e = new BinaryReader(r.bytes());
+  let k = "";
+  let v = "";
+  while (e.pos < e.len) {
+    const [no, wt] = e.tag();
+    if (no === 1 && wt === WireType.LengthDelimited) k = e.string();
+    else if (no === 2 && wt === WireType.LengthDelimited) v = e.string();
+    else e.skip(wt);
+  }
+  into[k] = v;
+}
+
+function readStatus(r: BinaryReader): NonNullable<InFrame["status"]> {
+  const s: NonNullable<InFrame["status"]> = { code: "", message: "", details: [] };
+  while (r.pos < r.len) {
+    const [no, wt] = r.tag();
+    if (no === 1 && wt === WireType.LengthDelimited) s.code = r.string();
+    else if (no === 2 && wt === WireType.LengthDelimited) s.message = r.string();
+    else if (no === 3 && wt === WireType.LengthDelimited) {
+      const d = new BinaryReader(r.bytes());
+      const detail: WireDetail = { type: "", value: new Uint8Array(0) };
+      while (d.pos < d.len) {
+        const [dn, dw] = d.tag();
+        if (dn === 1 && dw === WireType.LengthDelimited) detail.type = d.string();
+        else if (dn === 2 && dw === WireType.LengthDelimited) detail.value = d.bytes();
+        else d.skip(dw);
+      }
+      s.details.push(detail);
+    } else r.skip(wt);
+  }
+  return s;
 }
 
 /** The error a final status stands for (undefined for "ok"); metadata is headers plus trailers. */

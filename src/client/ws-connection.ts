@@ -102,7 +102,9 @@ export class WsConnection {
         reject(new ConnectError(`cannot open ${url}: ${e instanceof Error ? e.message : String(e)}`, Code.Unavailable));
         return;
       }
-      socket.binaryType = "arraybuffer";
+      // Browsers deliver binary frames as ArrayBuffer (or Blob); `ws` can hand over its own Buffer
+      // without the copy an ArrayBuffer costs. Both arrive as bytes in Link.onMessage.
+      socket.binaryType = typeof socket.ping === "function" ? "nodebuffer" : "arraybuffer";
       const fail = (why: string) => {
         cleanup();
         try {

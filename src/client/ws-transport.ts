@@ -151,12 +151,39 @@ async function pump(opts: ResolvedWsTransportOptions, link: Link, s: ClientStrea
   }
 }
 
-async function* responses(opts: ResolvedWsTransportOptions, method: DescMethod, s: ClientStream, stop: () => void) {
-  try {
-    for (let r = await s.next(); !r.done; r = await s.next()) yield decode(opts, method, r.value);
-  } finally {
-    stop();
-  }
+// The response messages, decoded as they are read. A plain iterator rather than an async generator:
+// one promise per message instead of three.
+function responses(opts: ResolvedWsTransportOptions, method: DescMethod, s: ClientStream, stop: () => void): AsyncIterable<MessageShape<DescMessage>> {
+  return {
+    [Symbol.asyncIterator]: () => ({
+      next: () =>
+        s.next().then(
+          (r) => {
+            if (r.done) {
+              stop();
+              return { done: true, value: undefined };
+            }
+            try {
+              return { done: false, value: decode(opts, method, r.value) };
+            } catch (e) {
+              // A message we cannot read ends the call here and on the server.
+              s.cancel(ConnectError.from(e));
+              stop();
+              throw e;
+            }
+          },
+          (e: unknown) => {
+            stop();
+            throw e;
+          },
+        ),
+      return: () => {
+        stop();
+        s.cancel(new ConnectError("the response stream was abandoned", Code.Canceled));
+        return Promise.resolve({ done: true, value: undefined });
+      },
+    }),
+  };
 }
 
 // Cancelling (the caller's AbortSignal, or the deadline) ends the call here at once and tells the
