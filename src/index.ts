@@ -3,6 +3,9 @@ export { createServer, type OneportServer, type ServerContext, type Feature } fr
 export { defaultLimits, resolveOptions, service, type Limits, type ServerOptions, type ServiceRegistration, type TlsOptions } from "./config.js";
 export { protocolKey, Pipeline, type CallInit } from "./core/pipeline.js";
 export { Registry, type RegisteredMethod } from "./core/registry.js";
+export { defaultRestOptions, type RestOptions } from "./rest/options.js";
+export { defaultCorsOptions, type CorsOptions } from "./http/cors.js";
+export { httpStatusFromCode } from "./rest/errors.js";
 export { HealthState, ServingStatus, healthService } from "./services/health.js";
 export { exampleService } from "./services/example.js";
 export { createChat, chatService, chatFeature, ChatRooms, defaultChatOptions, type ChatOptions } from "./services/chat.js";
