@@ -167,6 +167,24 @@ describe("createWebSocketTransport() metadata, details and cancellation", () => 
     assert.ok(cancelled.includes("abort-me"));
   });
 
+  it("runs client interceptors around every call, which may add headers", async () => {
+    const seen: string[] = [];
+    const t = wsTransport(trickyServer.url, {
+      interceptors: [
+        (next) => async (req) => {
+          seen.push(`${req.method.name} ${req.stream ? "stream" : "unary"}`);
+          req.header.set("x-ping", "from-interceptor");
+          return next(req);
+        },
+      ],
+    });
+    after(() => t.close());
+    let header: Headers | undefined;
+    await createClient(ExampleService, t).sayHello({ name: "i" }, { onHeader: (h) => (header = h) });
+    assert.deepEqual(seen, ["SayHello unary"]);
+    assert.equal(header?.get("x-echo"), "from-interceptor");
+  });
+
   it("fails a call whose signal is already aborted without sending it", async () => {
     const err = await client.sayHello({ name: "x" }, { signal: AbortSignal.abort() }).catch((e: unknown) => ConnectError.from(e));
     assert.ok(err instanceof ConnectError);
