@@ -1,14 +1,15 @@
-// Builds the browser bundle of the WebSocket transport with esbuild (a dev dependency: the server
-// only serves the committed output). `npm run build:client` writes it; a test fails on drift.
+// Builds the browser bundle of the WebSocket transport with esbuild (a dev dependency, imported only
+// when building: a server that serves the committed output imports bundlePath alone).
+// `npm run build:client` writes it; a test fails on drift.
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
 
 /** Where the committed bundle lives. */
 export const bundlePath = fileURLToPath(new URL("./dist/oneport-browser.js", import.meta.url));
 
 /** Bundles `entry` (default src/client/browser.ts) into one browser ES module; returns its text. */
 export async function bundleClient(entry = fileURLToPath(new URL("./browser.ts", import.meta.url)), minify = true): Promise<string> {
+  const { build } = await import("esbuild");
   const out = await build({
     entryPoints: [entry],
     bundle: true,
