@@ -52,6 +52,12 @@ describe("playground feature", () => {
     assert.equal(info.chat, null);
   });
 
+  it("tells the page when the WebSocket bridge is disabled", async () => {
+    const noWs = await startServer({ ws: { enabled: false }, features: [playgroundFeature()] });
+    const info = (await (await fetch(`${noWs.url}/playground.json`)).json()) as { ws: { path: string | null } };
+    assert.equal(info.ws.path, null);
+  });
+
   it("answers HEAD without a body and other methods with 405 and Allow", async () => {
     const head = await fetch(`${withChat.url}/`, { method: "HEAD" });
     assert.equal(head.status, 200);

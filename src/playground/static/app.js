@@ -25,7 +25,14 @@ async function connectCall(method, message, headers = {}) {
 }
 
 const info = await (await fetch("/playground.json")).json();
-const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${info.ws.path}`;
+const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${info.ws.path ?? "/ws"}`;
+if (info.ws.path === null) {
+  // The server runs without the WebSocket bridge: offer what works over Connect only.
+  for (const id of ["hello-ws", "chat-join"]) $(id).disabled = true;
+  $("send-protocol").value = "connect";
+  $("send-protocol").disabled = true;
+  $("ws-state").textContent = "WebSocket: disabled on this server";
+}
 const ws = new WsClient(wsUrl, (state) => {
   $("ws-state").textContent = `WebSocket: ${state}`;
   $("ws-state").dataset.state = state.split(" ")[0];
