@@ -51,6 +51,7 @@ export function createListener(limits: Limits, tls: TlsOptions | undefined, hand
     : http2.createServer(h2opts);
   h2.on("request", (req, res) => {
     if (closing && res instanceof http.ServerResponse) res.shouldKeepAlive = false;
+    if (req instanceof http2.Http2ServerRequest) req.stream.once("finish", () => drainUnreadBody(req, 2 * limits.maxMessageBytes));
     handlers.request(req, res);
   });
   h2.on("session", (s) => {
@@ -163,6 +164,26 @@ export function createListener(limits: Limits, tls: TlsOptions | undefined, hand
       await stopped;
     },
   };
+}
+
+// A response that ends before the request body does (an early error, e.g. a message over the size
+// limit) leaves the client blocked on flow control, sending a body nobody reads. The rest of the body
+// is read and dropped so the client can finish its upload and see the response; a client that keeps
+// sending past `maxDrain` bytes is stopped with RST_STREAM(NO_ERROR) (RFC 9113 §8.1), but only once
+// our END_STREAM (and so the trailers) is on the wire: nghttp2 sends a reset ahead of queued trailers.
+function drainUnreadBody(req: http2.Http2ServerRequest, maxDrain: number) {
+  const stream = req.stream;
+  if (req.complete || stream.destroyed || stream.closed) return;
+  let drained = 0;
+  // Read the raw stream: the compatibility request was usually destroyed by a handler that stopped
+  // reading, and its own data listener pauses the stream on every chunk it can no longer buffer.
+  stream.on("data", (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > maxDrain && stream.state.localClose === 1) {
+      if (!stream.closed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    } else if (stream.isPaused()) stream.resume();
+  });
+  stream.resume();
 }
 
 // Node's HTTP/1.1 server marks a socket with no request in flight through its parser state.
