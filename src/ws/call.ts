@@ -35,10 +35,8 @@ export class WsCall {
   private iterator?: AsyncIterator<Msg>;
   private headersSent = false;
   private finished = false;
-  // Deadline, client cancel and shutdown end the call through this, whether or not the
-  // implementation watches its signal. The context's signal is left alone (created lazily, only if
-  // the implementation or an interceptor asks for it): most calls never need an AbortController.
-  private interrupt?: { promise: Promise<never>; reject(reason: ConnectError): void; reason?: ConnectError };
+  // The deadline is this call's own timer: the context's signal is left alone (created lazily, only
+  // if the implementation or an interceptor asks for it), so most calls need no AbortController.
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -93,26 +91,16 @@ export class WsCall {
     if (f.end) this.input?.end();
   }
 
-  /** Ends the call with `reason` (client cancel, deadline); the final frame carries its code. */
+  /**
+   * Ends the call now with `reason` as its final status (client cancel, deadline, bad frame,
+   * shutdown), whether or not the implementation watches its signal: the final frame goes out at
+   * once, the implementation's signal fires, and whatever it still produces is dropped.
+   */
   cancel(reason: ConnectError): void {
-    if (this.finished) return;
-    this.interrupted().catch(() => {});
-    this.interrupt!.reason ??= reason;
-    this.interrupt!.reject(reason);
-    this.ctx.abort(reason);
+    this.finish(reason);
   }
 
-  private interrupted(): Promise<never> {
-    if (!this.interrupt) {
-      let reject!: (reason: ConnectError) => void;
-      const promise = new Promise<never>((_, r) => (reject = r));
-      promise.catch(() => {});
-      this.interrupt = { promise, reject };
-    }
-    return this.interrupt.promise;
-  }
-
-  /** Ends the call now with `err` as its final status (bad frame, shutdown). */
+  /** Same as cancel(): ends the call with `err` as its final status. */
   fail(err: ConnectError): void {
     this.finish(err);
   }
@@ -128,13 +116,15 @@ export class WsCall {
     const { pipeline } = this.host;
     try {
       if (this.m.spec.kind === "unary") {
-        const res = await this.race(pipeline.unary(this.m, this.ctx, input as Msg));
+        const res = await pipeline.unary(this.m, this.ctx, input as Msg);
         return this.finish(undefined, res);
       }
       const it = pipeline.stream(this.m, this.ctx, input as AsyncIterable<Msg>)[Symbol.asyncIterator]();
       this.iterator = it;
       for (;;) {
-        const r = await this.race(it.next());
+        // Awaited without racing a cancel promise: a long stream would pile reactions onto it. A
+        // cancel finishes the call directly; this loop notices when the implementation yields.
+        const r = await it.next();
         if (this.finished) return;
         if (r.done) break;
         this.sendMessage(r.value);
@@ -144,12 +134,6 @@ export class WsCall {
     } catch (e) {
       this.finish(e);
     }
-  }
-
-  // The implementation may ignore its signal; the deadline, a cancel or shutdown still end the stream.
-  private race<T>(p: Promise<T>): Promise<T> {
-    p.catch(() => {});
-    return Promise.race([p, this.interrupted()]);
   }
 
   private sendMessage(msg: Msg): void {
@@ -196,8 +180,6 @@ export class WsCall {
 
   private cleanup(reason?: ConnectError): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
-    // A run loop still waiting on the implementation (connection gone) stops waiting.
-    if (reason) this.interrupt?.reject(reason);
     if (reason) this.input?.fail(reason);
     else this.input?.end();
     // Implementations that still run (a stream the client cancelled) see their signal fire.

@@ -20,7 +20,7 @@ export function openRaw(port: number, protocol: string | undefined, onFrames: (n
   return new Promise((resolve, reject) => {
     const sock = connect(port, "127.0.0.1");
     sock.setNoDelay(true);
-    let buf = Buffer.alloc(0);
+    let buf: Buffer = Buffer.alloc(0);
     let upgraded = false;
     sock.once("error", reject);
     sock.on("data", (chunk: Buffer) => {
