@@ -23,6 +23,8 @@ export interface CallInit {
   requestMethod: string;
   url: string;
   requestHeader: Headers | HeadersInit;
+  /** The requestHeader Headers belongs to this call alone: use it as is instead of copying it. */
+  ownRequestHeader?: boolean;
   /** Aborts the call when the client goes away. */
   requestSignal?: AbortSignal;
   /** The deadline the client asked for, already capped by the server's limit. */
@@ -176,7 +178,8 @@ class LazyContext implements CallContext {
     this.protocolName = init.protocol;
     this.requestMethod = init.requestMethod;
     this.url = init.url;
-    this.headerInit = init.requestHeader;
+    if (init.ownRequestHeader && init.requestHeader instanceof Headers) this.header = init.requestHeader;
+    else this.headerInit = init.requestHeader;
     this.requestSignal = init.requestSignal;
     const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
     this.deadline = deadline;

@@ -7,8 +7,9 @@ import type { OutgoingHttpHeaders } from "node:http2";
 import { responseHeadersOf, type CallContext } from "../core/pipeline.js";
 import type { RegisteredMethod } from "../core/registry.js";
 import type { Exchange, RequestHead } from "./exchange.js";
+import { NodeHeaders } from "./node-headers.js";
 import type { RpcEnv } from "./grpc.js";
-import { clientError, codecOf, nodeHeaders, requestHeaderInit, tooLarge } from "./wire.js";
+import { clientError, codecOf, nodeHeaders, tooLarge } from "./wire.js";
 
 /** A Connect unary request the fast path takes. */
 export interface ConnectType {
@@ -53,7 +54,8 @@ export function serveConnect(env: RpcEnv, m: RegisteredMethod, ex: Exchange, typ
     protocol: "connect",
     requestMethod: ex.method,
     url: ex.url(),
-    requestHeader: requestHeaderInit(ex.headers),
+    requestHeader: new NodeHeaders(ex.headers),
+    ownRequestHeader: true,
     timeoutMs: timeout.timeoutMs,
   });
   const call = new ConnectCall(env, m, ex, type, ctx);

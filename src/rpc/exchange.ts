@@ -143,13 +143,15 @@ export class StreamExchange implements Exchange {
     const s = this.stream;
     if (this.closed) return;
     headers[":status"] = status;
-    if (withTrailers) {
-      // Trailers go out in the same flush as the last DATA frame when the stream asks for them.
-      s.respond(headers, { waitForTrailers: true });
-      s.once("wantTrailers", () => {
-        if (!s.destroyed) s.sendTrailers(this.trailers ?? {});
-      });
-    } else s.respond(headers);
+    // Always waitForTrailers: trailers go out in the same flush as the last DATA frame, and without
+    // them Node ends and destroys the stream before the body's write callback, which makes it build
+    // (and drop) an ERR_STREAM_DESTROYED error with a stack trace per response. Empty trailers are
+    // sent as an empty DATA frame with END_STREAM, not as a HEADERS frame.
+    void withTrailers;
+    s.respond(headers, { waitForTrailers: true });
+    s.once("wantTrailers", () => {
+      if (!s.destroyed) s.sendTrailers(this.trailers ?? {});
+    });
   }
 
   write(chunk: Buffer): Promise<void> {
@@ -220,11 +222,13 @@ export class CompatExchange implements Exchange {
     });
   }
 
-  send(status: number, headers: OutgoingHttpHeaders, body: Buffer | undefined): void {
+  send(status: number, headers: OutgoingHttpHeaders, body: Buffer | undefined, trailers?: OutgoingHttpHeaders): void {
     if (this.closed) return;
     this.ended = true;
-    headers["content-length"] = body?.length ?? 0;
+    if (trailers === undefined) headers["content-length"] = body?.length ?? 0;
+    // writeHead merges what earlier features (CORS) set with setHeader.
     (this.res as import("node:http").ServerResponse).writeHead(status, headers);
+    if (trailers !== undefined) this.res.addTrailers(trailers as Record<string, string>);
     if (body !== undefined) this.res.end(body);
     else this.res.end();
   }

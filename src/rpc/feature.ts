@@ -46,6 +46,8 @@ export function rpcFeature(ctx: ServerContext): Feature {
     name: "rpc",
     stream(stream, headers) {
       const target = headers[":path"] ?? "/";
+      // Browser requests (with Origin) take the compat path, where the CORS feature sees them first.
+      if (headers.origin !== undefined) return false;
       const m = ctx.registry.lookup(pathOf(target));
       if (m === undefined) return false;
       const head: RequestHead = { method: headers[":method"] ?? "", target, headers, httpVersion: "2.0" };

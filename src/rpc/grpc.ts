@@ -7,7 +7,8 @@ import type { OutgoingHttpHeaders } from "node:http2";
 import { responseHeadersOf, type CallContext, type Pipeline } from "../core/pipeline.js";
 import type { RegisteredMethod } from "../core/registry.js";
 import type { Exchange, RequestHead } from "./exchange.js";
-import { clientError, codecOf, envelope, nodeHeaders, requestHeaderInit, singleEnvelope, tooLarge } from "./wire.js";
+import { NodeHeaders } from "./node-headers.js";
+import { clientError, codecOf, envelope, nodeHeaders, singleEnvelope, tooLarge } from "./wire.js";
 
 /** What the fast path needs from the server. */
 export interface RpcEnv {
@@ -50,7 +51,8 @@ export function serveGrpc(env: RpcEnv, m: RegisteredMethod, ex: Exchange, type: 
     protocol: type.web ? "grpc-web" : "grpc",
     requestMethod: "POST",
     url: ex.url(),
-    requestHeader: requestHeaderInit(ex.headers),
+    requestHeader: new NodeHeaders(ex.headers),
+    ownRequestHeader: true,
     timeoutMs: timeout.timeoutMs,
   });
   ex.onAbort((reason) => ctx.abort(reason));

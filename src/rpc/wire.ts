@@ -82,15 +82,3 @@ export function nodeHeaders(h: Headers, into: OutgoingHttpHeaders = {}, prefix =
   });
   return into;
 }
-
-/** Request headers for the HandlerContext: HTTP/2 pseudo-headers dropped, lists kept. */
-export function requestHeaderInit(h: Record<string, string | string[] | undefined>): [string, string][] {
-  const out: [string, string][] = [];
-  for (const k in h) {
-    if (k.charCodeAt(0) === 58 /* ":" */) continue;
-    const v = h[k];
-    if (typeof v === "string") out.push([k, v]);
-    else if (v !== undefined) for (const e of v) out.push([k, e]);
-  }
-  return out;
-}
