@@ -1,6 +1,7 @@
 import { createRegistry, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { file_google_rpc_error_details } from "../gen/google/rpc/error_details_pb.js";
+import { responseHeadersOf } from "../core/pipeline.js";
 import type { Feature, ServerContext } from "../server.js";
 import type { NodeRequest, NodeResponse } from "../http/types.js";
 import { RestError } from "./errors.js";
@@ -73,10 +74,10 @@ export function restFeature(ctx: ServerContext): Feature {
         try {
           out = await ctx.pipeline.unary(m, call, input);
         } catch (err) {
-          return fail(res, err, responseHeaders({}, call.responseHeader, call.responseTrailer));
+          return fail(res, err, responseHeaders({}, responseHeadersOf(call, "header"), responseHeadersOf(call, "trailer")));
         }
         const r = renderMessage(m.method.output, out, route.responseField, types);
-        const headers = responseHeaders({}, call.responseHeader, call.responseTrailer);
+        const headers = responseHeaders({}, responseHeadersOf(call, "header"), responseHeadersOf(call, "trailer"));
         headers["content-type"] = r.contentType;
         headers["content-length"] = String(typeof r.body === "string" ? Buffer.byteLength(r.body) : r.body.byteLength);
         (res as { writeHead(s: number, h: Record<string, string | string[]>): unknown }).writeHead(200, headers);
@@ -86,10 +87,10 @@ export function restFeature(ctx: ServerContext): Feature {
       const messages = ctx.pipeline.stream(m, call, single(input))[Symbol.asyncIterator]();
       const trailers = () => {
         const t: Record<string, string> = {};
-        call.responseTrailer.forEach((v, k) => (t[TRAILER_PREFIX + k] = v));
+        responseHeadersOf(call, "trailer")?.forEach((v, k) => (t[TRAILER_PREFIX + k] = v));
         return t;
       };
-      await writeStream(res, m.method.output, messages, streamFormat(req.headers.accept), () => responseHeaders({}, call.responseHeader), trailers, types);
+      await writeStream(res, m.method.output, messages, streamFormat(req.headers.accept), () => responseHeaders({}, responseHeadersOf(call, "header")), trailers, types);
     } finally {
       res.off("close", onClose);
       call.abort();

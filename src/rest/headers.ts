@@ -16,19 +16,22 @@ export function headerAllowlist(entries: readonly string[]): (name: string) => b
   return (name) => exact.has(name) || prefixes.some((p) => name.startsWith(p));
 }
 
-/** The call metadata for a REST request: allowlisted headers, plus Grpc-Metadata-* without the prefix. */
-export function requestMetadata(headers: IncomingHttpHeaders, allowed: (name: string) => boolean): Headers {
-  const out = new Headers();
+/**
+ * The call metadata for a REST request: allowlisted headers, plus Grpc-Metadata-* without the
+ * prefix. Returned as pairs: the Pipeline makes the one Headers object only if someone reads it.
+ */
+export function requestMetadata(headers: IncomingHttpHeaders, allowed: (name: string) => boolean): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
   for (const name in headers) {
-    if (name[0] === ":") continue;
+    if (name.charCodeAt(0) === 58 /* ":" */) continue;
     const v = headers[name];
     if (v === undefined) continue;
     let key: string | undefined;
     if (name.startsWith(METADATA_PREFIX)) key = name.slice(METADATA_PREFIX.length);
     else if (allowed(name)) key = name;
     if (!key) continue;
-    if (Array.isArray(v)) v.forEach((x) => out.append(key!, x));
-    else out.append(key, v);
+    if (Array.isArray(v)) for (const x of v) out.push([key, x]);
+    else out.push([key, v]);
   }
   return out;
 }
@@ -46,8 +49,8 @@ export function parseTimeout(value: string): number | undefined {
 const RESERVED = new Set(["content-type", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "trailer", "te"]);
 
 /** Copies call response headers and trailers (the latter prefixed Grpc-Trailer-) into an HTTP header object. */
-export function responseHeaders(into: Record<string, string | string[]>, header: Headers, trailer?: Headers): Record<string, string | string[]> {
-  header.forEach((v, k) => {
+export function responseHeaders(into: Record<string, string | string[]>, header: Headers | undefined, trailer?: Headers): Record<string, string | string[]> {
+  header?.forEach((v, k) => {
     if (!RESERVED.has(k)) into[k] = v;
   });
   trailer?.forEach((v, k) => {
