@@ -1,18 +1,31 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 
+interface Waiter<T> {
+  resolve(r: IteratorResult<T>): void;
+  reject(e: unknown): void;
+}
+
 type State<T> =
-  | { kind: "open"; items: T[]; wake?: () => void }
+  | { kind: "open"; items: T[]; waiter?: Waiter<T> }
   | { kind: "ended"; items: T[] }
-  | { kind: "failed"; items: T[]; error: ConnectError };
+  | { kind: "failed"; error: ConnectError }
+  | { kind: "done" };
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
 
 /**
  * A bounded queue between a push source (a broker listener) and one async reader (a stream).
  * Pushing more than `max` unread items fails the queue with RESOURCE_EXHAUSTED instead of
  * growing: a reader too slow to keep up is dropped, it does not make the process run out of memory.
  * An abort signal (the client went away) ends the reader at once.
+ *
+ * A hand-written iterator rather than an async generator: fan-out pays this per subscriber and
+ * per message, and a push straight into a waiting reader costs one promise resolution.
  */
-export class BoundedQueue<T> implements AsyncIterable<T> {
+export class BoundedQueue<T> implements AsyncIterableIterator<T> {
   private state: State<T> = { kind: "open", items: [] };
+  /** Called once when the reader is done (drained, failed, returned or aborted). */
+  onDone?: () => void;
   private readonly onAbort = () => this.fail(ConnectError.from(this.signal?.reason ?? "aborted", Code.Canceled));
 
   constructor(
@@ -27,7 +40,8 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
 
   /** Number of items waiting to be read. */
   get size(): number {
-    return this.state.items.length;
+    const s = this.state;
+    return s.kind === "open" || s.kind === "ended" ? s.items.length : 0;
   }
 
   /** True until end() or fail() (or an overflow or abort). */
@@ -35,16 +49,21 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
     return this.state.kind === "open";
   }
 
-  /** Queues an item; on overflow fails the queue and returns false. Ignored once closed. */
+  /** Queues an item (or hands it to the waiting reader); on overflow fails the queue and returns false. */
   push(item: T): boolean {
     const s = this.state;
     if (s.kind !== "open") return false;
+    if (s.waiter) {
+      const w = s.waiter;
+      s.waiter = undefined;
+      w.resolve({ value: item, done: false });
+      return true;
+    }
     if (s.items.length >= this.max) {
       this.fail(new ConnectError(this.overflowMessage, Code.ResourceExhausted));
       return false;
     }
     s.items.push(item);
-    s.wake?.();
     return true;
   }
 
@@ -52,38 +71,68 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
   end(): void {
     const s = this.state;
     if (s.kind !== "open") return;
-    this.setState({ kind: "ended", items: s.items }, s.wake);
-  }
-
-  /** Fails the queue: the reader gets the error next, before any item still queued. */
-  fail(error: ConnectError): void {
-    const s = this.state;
-    if (s.kind !== "open") return;
-    // Queued items are dropped: after an overflow or a cancel nobody wants them any more.
-    this.setState({ kind: "failed", items: [], error }, s.wake);
-  }
-
-  async *[Symbol.asyncIterator](): AsyncGenerator<T> {
-    try {
-      for (;;) {
-        const s = this.state;
-        if (s.items.length > 0) {
-          yield s.items.shift() as T;
-          continue;
-        }
-        if (s.kind === "failed") throw s.error;
-        if (s.kind === "ended") return;
-        await new Promise<void>((resolve) => (s.wake = resolve));
-        if (this.state === s) s.wake = undefined;
-      }
-    } finally {
-      this.end();
+    if (s.waiter) {
+      // A waiting reader means nothing is queued.
+      s.waiter.resolve(DONE);
+      this.finish();
+    } else {
+      this.state = { kind: "ended", items: s.items };
+      this.stopListening();
     }
   }
 
-  private setState(next: State<T>, wake?: () => void): void {
-    this.state = next;
+  /** Fails the queue: the reader gets the error next; items still queued are dropped (nobody wants them any more). */
+  fail(error: ConnectError): void {
+    const s = this.state;
+    if (s.kind !== "open") return;
+    if (s.waiter) {
+      s.waiter.reject(error);
+      this.finish();
+    } else {
+      this.state = { kind: "failed", error };
+      this.stopListening();
+    }
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    const s = this.state;
+    switch (s.kind) {
+      case "open":
+        if (s.items.length > 0) return Promise.resolve({ value: s.items.shift() as T, done: false });
+        if (s.waiter) return Promise.reject(new Error("BoundedQueue has one reader: next() called while a previous next() is pending"));
+        return new Promise((resolve, reject) => (s.waiter = { resolve, reject }));
+      case "ended":
+        if (s.items.length > 0) return Promise.resolve({ value: s.items.shift() as T, done: false });
+        this.finish();
+        return Promise.resolve(DONE);
+      case "failed":
+        this.finish();
+        return Promise.reject(s.error);
+      case "done":
+        return Promise.resolve(DONE);
+    }
+  }
+
+  /** The reader stops early: drops what is queued and finishes. */
+  return(): Promise<IteratorResult<T>> {
+    const s = this.state;
+    if (s.kind === "open") s.waiter?.resolve(DONE);
+    this.finish();
+    return Promise.resolve(DONE);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  private finish(): void {
+    if (this.state.kind === "done") return;
+    this.state = { kind: "done" };
+    this.stopListening();
+    this.onDone?.();
+  }
+
+  private stopListening(): void {
     this.signal?.removeEventListener("abort", this.onAbort);
-    wake?.();
   }
 }

@@ -2,7 +2,14 @@ import { randomUUID } from "node:crypto";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { ChatMessageSchema, type ChatMessage } from "../gen/chat/v1/chat_pb.js";
+import {
+  ChatMessageSchema,
+  ChatResponseSchema,
+  SubscribeResponseSchema,
+  type ChatMessage,
+  type ChatResponse,
+  type SubscribeResponse,
+} from "../gen/chat/v1/chat_pb.js";
 import type { Broker, Unsubscribe } from "../pubsub/broker.js";
 import { BoundedQueue } from "../pubsub/queue.js";
 import { checkPageSize, checkText, decodePageToken, encodePageToken } from "./chat-validate.js";
@@ -24,6 +31,16 @@ export interface ChatOptions {
 /** Default chat limits. */
 export const defaultChatOptions: ChatOptions = { historyLimit: 1000, maxTextChars: 2000, subscriberQueue: 256, defaultPageSize: 50, maxPageSize: 200 };
 
+/**
+ * One published message as every subscriber receives it: decoded once, wrapped once per response
+ * type. Shared by all subscribers of the payload (read-only), so fan-out allocates nothing per reader.
+ */
+export interface Delivery {
+  readonly message: ChatMessage;
+  readonly subscribe: SubscribeResponse;
+  readonly chat: ChatResponse;
+}
+
 /** One page of History. */
 export interface HistoryPage {
   messages: ChatMessage[];
@@ -37,9 +54,9 @@ export interface HistoryPage {
 export class ChatRooms {
   readonly options: ChatOptions;
   /** Open subscription queues, so that shutdown can end them promptly. */
-  private readonly open = new Set<BoundedQueue<ChatMessage>>();
+  private readonly open = new Set<BoundedQueue<unknown>>();
   /** Each payload is decoded once, however many subscribers it reaches. */
-  private readonly decoded = new WeakMap<Uint8Array, ChatMessage | null>();
+  private readonly decoded = new WeakMap<Uint8Array, Delivery | null>();
   private closing = false;
 
   constructor(
@@ -72,36 +89,63 @@ export class ChatRooms {
   }
 
   /**
-   * Subscribes to a room: the returned queue yields every message published after this resolves,
-   * ends with CANCELED when the signal aborts, RESOURCE_EXHAUSTED when the reader falls too far
-   * behind, UNAVAILABLE at shutdown. `release()` must be called when the reader is done.
+   * Subscribes to a room: the returned queue yields `pick(delivery)` for every message published
+   * after this resolves; it ends with CANCELED when the signal aborts, RESOURCE_EXHAUSTED when the
+   * reader falls too far behind, UNAVAILABLE at shutdown. The subscription is released when the
+   * reader is done, when the signal aborts, or by calling `release()`.
    */
-  async subscribe(room: string, signal: AbortSignal): Promise<{ queue: BoundedQueue<ChatMessage>; release: () => Promise<void> }> {
+  async subscribe<T>(room: string, signal: AbortSignal, pick: (d: Delivery) => T): Promise<{ queue: BoundedQueue<T>; release: () => Promise<void> }> {
     this.checkOpen();
     const overflow = `this subscriber fell more than ${this.options.subscriberQueue} messages behind and was dropped: read faster, then resubscribe and catch up with History`;
-    const queue = new BoundedQueue<ChatMessage>(this.options.subscriberQueue, overflow, signal);
+    const queue = new BoundedQueue<T>(this.options.subscriberQueue, overflow, signal);
     let unsubscribe: Unsubscribe | undefined;
     let released: Promise<void> | undefined;
     const release = (): Promise<void> => {
       queue.end();
       this.open.delete(queue);
+      signal.removeEventListener("abort", onAbort);
       // Before broker.subscribe() resolved there is nothing to undo yet; see below.
       released ??= unsubscribe ? unsubscribe() : Promise.resolve();
       return released;
     };
+    const onAbort = () => void release();
     const listener = (payload: Uint8Array) => {
-      const msg = this.decode(payload);
+      const d = this.decode(payload);
       // On overflow the queue fails; unsubscribing right away stops any further buffering.
-      if (msg && !queue.push(msg)) void release();
+      if (d && !queue.push(pick(d))) void release();
     };
     unsubscribe = await this.broker.subscribe(topicOf(room), listener);
+    queue.onDone = () => void release();
     if (released) {
-      await unsubscribe(); // released while subscribing
+      await unsubscribe(); // released while subscribing: undo it now
       return { queue, release };
     }
+    if (signal.aborted) {
+      await release();
+      return { queue, release };
+    }
+    signal.addEventListener("abort", onAbort, { once: true });
     this.open.add(queue);
     if (this.closing) queue.fail(shuttingDown());
     return { queue, release };
+  }
+
+  /**
+   * The room as a lazy stream of `pick(delivery)`: subscribes on the first read, releases when the
+   * reader stops. A plain iterator, no generator, since fan-out pays for each layer per reader.
+   */
+  stream<T>(room: string, signal: AbortSignal, pick: (d: Delivery) => T): AsyncIterable<T> {
+    return {
+      [Symbol.asyncIterator]: () => {
+        let queue: BoundedQueue<T> | undefined;
+        let starting: Promise<BoundedQueue<T>> | undefined;
+        const start = () => (starting ??= this.subscribe(room, signal, pick).then((s) => (queue = s.queue)));
+        return {
+          next: () => (queue ? queue.next() : start().then((q) => q.next())),
+          return: () => (queue ? queue.return() : starting ? starting.then((q) => q.return()) : Promise.resolve({ value: undefined, done: true as const })),
+        };
+      },
+    };
   }
 
   /** One page of the room's history; see HistoryRequest for the paging rules. */
@@ -118,11 +162,11 @@ export class ChatRooms {
       // between two page requests neither repeat nor skip entries. History is bounded: scanning it is cheap.
       const before = decodePageToken(pageToken);
       const all = await this.broker.history(topic, 0, this.options.historyLimit);
-      const at = all.findIndex((p) => this.decode(p)?.id === before);
+      const at = all.findIndex((p) => this.decode(p)?.message.id === before);
       older = at < 0 ? [] : all.slice(Math.max(0, at - size - 1), at);
     }
     const hasMore = older.length > size;
-    const messages = (hasMore ? older.slice(1) : older).map((p) => this.decode(p)).filter((m): m is ChatMessage => m !== null);
+    const messages = (hasMore ? older.slice(1) : older).flatMap((p) => this.decode(p)?.message ?? []);
     return { messages, nextPageToken: hasMore && messages.length > 0 ? encodePageToken(messages[0].id) : "" };
   }
 
@@ -138,17 +182,18 @@ export class ChatRooms {
     return this.open.size;
   }
 
-  private decode(payload: Uint8Array): ChatMessage | null {
-    let msg = this.decoded.get(payload);
-    if (msg === undefined) {
+  private decode(payload: Uint8Array): Delivery | null {
+    let d = this.decoded.get(payload);
+    if (d === undefined) {
       try {
-        msg = fromBinary(ChatMessageSchema, payload);
+        const message = fromBinary(ChatMessageSchema, payload);
+        d = { message, subscribe: create(SubscribeResponseSchema, { message }), chat: create(ChatResponseSchema, { message }) };
       } catch {
-        msg = null; // not a chat message (another publisher on the topic): skip it
+        d = null; // not a chat message (another publisher on the topic): skip it
       }
-      this.decoded.set(payload, msg);
+      this.decoded.set(payload, d);
     }
-    return msg;
+    return d;
   }
 
   private checkOpen(): void {

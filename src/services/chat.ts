@@ -28,14 +28,10 @@ export function chatService(rooms: ChatRooms): ServiceRegistration {
       return { message: msg };
     },
 
-    async *subscribe(req, ctx) {
+    subscribe(req, ctx) {
       authorOf(ctx);
-      const { queue, release } = await rooms.subscribe(checkRoom(req.room), ctx.signal);
-      try {
-        for await (const message of queue) yield { message };
-      } finally {
-        await release();
-      }
+      // The room's stream itself, without a generator around it: fan-out pays every layer per reader.
+      return rooms.stream(checkRoom(req.room), ctx.signal, (d) => d.subscribe);
     },
 
     async *chat(reqs, ctx) {
@@ -44,7 +40,7 @@ export function chatService(rooms: ChatRooms): ServiceRegistration {
       const first = await it.next();
       if (first.done) return; // the client closed without joining: nothing to do
       const room = checkRoom(first.value.room);
-      const { queue, release } = await rooms.subscribe(room, ctx.signal);
+      const { queue, release } = await rooms.subscribe(room, ctx.signal, (d) => d.chat);
       // Ids of this caller's messages not yet seen coming back: after the client half-closes, the
       // stream ends once its own messages have been delivered to it, so none is cut off.
       const outstanding = new Set<string>();
@@ -71,9 +67,9 @@ export function chatService(rooms: ChatRooms): ServiceRegistration {
         finishIfDone();
       })().catch((e: unknown) => queue.fail(ConnectError.from(e)));
       try {
-        for await (const message of queue) {
-          yield { message };
-          if (outstanding.delete(message.id)) finishIfDone();
+        for await (const response of queue) {
+          yield response;
+          if (outstanding.delete(response.message?.id ?? "")) finishIfDone();
         }
       } finally {
         active = false;
