@@ -56,7 +56,9 @@ export interface WebSocketTransportOptions {
   maxMessageBytes?: number;
   /** A call writing requests waits while this many bytes sit unsent in the socket (default 1 MiB). */
   maxBufferedBytes?: number;
+  /** protobuf-es JSON options (e.g. a registry for google.protobuf.Any), as for the Connect transports. */
   jsonOptions?: Partial<JsonReadOptions & JsonWriteOptions>;
+  /** protobuf-es binary options, as for the Connect transports. */
   binaryOptions?: Partial<BinaryReadOptions & BinaryWriteOptions>;
 }
 
