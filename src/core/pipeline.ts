@@ -95,7 +95,8 @@ export class Pipeline {
 
   /** Invokes any method kind with a stream of requests; yields the responses. */
   stream(m: RegisteredMethod, ctx: HandlerContext, input: AsyncIterable<MessageShape<DescMessage>>): AsyncIterable<MessageShape<DescMessage>> {
-    return transformInvokeImplementation(m.spec, ctx, this.interceptors)(input);
+    // connect copies the context with Object.assign, which only sees own properties: give it the view.
+    return transformInvokeImplementation(m.spec, ctx instanceof LazyContext ? ctx.view() : ctx, this.interceptors)(input);
   }
 }
 
@@ -105,7 +106,7 @@ function implFn(spec: Extract<RegisteredMethod["spec"], { kind: "unary" }>, serv
   return async (r: UnaryRequest): Promise<UnaryResponse> =>
     (ctx.response = {
       stream: false,
-      message: create(spec.method.output, await spec.impl(r.message, r === req ? ctx : merged(ctx, r))),
+      message: create(spec.method.output, await spec.impl(r.message, r === req ? ctx.view() : merged(ctx, r))),
       method: spec.method,
       service,
       get header() {
@@ -154,6 +155,7 @@ class LazyContext implements CallContext {
   readonly url: string;
   /** The response object the implementation's wrapper returned (see Pipeline.unary). */
   response: UnaryResponse | undefined;
+  private viewed: CallContext | undefined;
   private resHeader: Headers | undefined;
   private resTrailer: Headers | undefined;
   readonly timeoutMs: () => number | undefined;
@@ -202,6 +204,39 @@ class LazyContext implements CallContext {
 
   get responseTrailer(): Headers {
     return (this.resTrailer ??= new Headers());
+  }
+
+  /**
+   * The context as implementations and connect's helpers see it: a plain object whose fields are all
+   * own properties (so spreading or Object.assign keeps them), the lazy ones as getters.
+   */
+  view(): CallContext {
+    if (this.viewed !== undefined) return this.viewed;
+    const ctx = this;
+    return (this.viewed = {
+      method: ctx.method,
+      service: ctx.service,
+      protocolName: ctx.protocolName,
+      requestMethod: ctx.requestMethod,
+      url: ctx.url,
+      values: ctx.values,
+      timeoutMs: ctx.timeoutMs,
+      get signal() {
+        return ctx.signal;
+      },
+      get requestHeader() {
+        return ctx.requestHeader;
+      },
+      get responseHeader() {
+        return ctx.responseHeader;
+      },
+      get responseTrailer() {
+        return ctx.responseTrailer;
+      },
+      abort(reason?: unknown) {
+        ctx.abort(reason);
+      },
+    });
   }
 
   /** The response headers or trailers if anyone created them (so adapters can skip empty ones). */

@@ -94,7 +94,7 @@ class ConnectCall {
   ) {}
 
   run(bytes: Uint8Array): void {
-    const codec = codecOf(this.m, this.env.maxBytes);
+    const codec = codecOf(this.m, this.env.maxBytes, this.env.types);
     let input: MessageShape<DescMessage>;
     try {
       input = codec.parse(this.type.binary, bytes);
@@ -110,7 +110,7 @@ class ConnectCall {
   private succeed(out: MessageShape<DescMessage>): void {
     let body: Uint8Array;
     try {
-      body = codecOf(this.m, this.env.maxBytes).serialize(this.type.binary, out);
+      body = codecOf(this.m, this.env.maxBytes, this.env.types).serialize(this.type.binary, out);
     } catch (e) {
       return this.fail(e);
     }
@@ -128,7 +128,7 @@ class ConnectCall {
     const headers = nodeHeaders(this.ctx.responseHeader);
     headers["content-type"] = "application/json";
     nodeHeaders(err.metadata, headers);
-    this.respond(codeToHttpStatus(err.code), headers, errorToJsonBytes(err, {}));
+    this.respond(codeToHttpStatus(err.code), headers, errorToJsonBytes(err, { registry: this.env.types }));
   }
 
   // Unary Connect sends trailers as "trailer-" headers; the body length is always known.

@@ -1,3 +1,4 @@
+import { createRegistry } from "@bufbuild/protobuf";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { RegisteredMethod } from "../core/registry.js";
 import { pathOf } from "../http/dispatcher.js";
@@ -14,7 +15,10 @@ import { acceptGrpc, serveGrpc, type RpcEnv } from "./grpc.js";
  */
 export function rpcFeature(ctx: ServerContext): Feature {
   const { limits } = ctx.options;
+  // JSON needs every registered type to write google.protobuf.Any fields (connect-node's default has none).
+  const types = createRegistry(...ctx.registry.files());
   const adapter = connectNodeAdapter({
+    jsonOptions: { registry: types },
     routes: (router) => {
       for (const r of ctx.registry.registrations()) router.service(r.service, r.impl);
     },
@@ -24,7 +28,7 @@ export function rpcFeature(ctx: ServerContext): Feature {
     maxTimeoutMs: limits.maxTimeoutMs,
     shutdownSignal: ctx.shutdownSignal,
   });
-  const env: RpcEnv = { pipeline: ctx.pipeline, maxBytes: limits.maxMessageBytes };
+  const env: RpcEnv = { pipeline: ctx.pipeline, maxBytes: limits.maxMessageBytes, types };
   const scheme = ctx.options.tls ? "https" : "http";
 
   // Decides from the request head alone; the exchange is only built for requests the fast path takes.

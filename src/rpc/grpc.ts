@@ -1,4 +1,4 @@
-import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
+import type { DescMessage, MessageShape, Registry } from "@bufbuild/protobuf";
 import { ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { createAsyncIterable } from "@connectrpc/connect/protocol";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
@@ -14,6 +14,8 @@ import { clientError, codecOf, envelope, nodeHeaders, singleEnvelope, tooLarge }
 export interface RpcEnv {
   readonly pipeline: Pipeline;
   readonly maxBytes: number;
+  /** Every registered message type, for JSON with google.protobuf.Any. */
+  readonly types: Registry;
 }
 
 /** A gRPC or gRPC-Web request the fast path takes. */
@@ -63,7 +65,7 @@ export function serveGrpc(env: RpcEnv, m: RegisteredMethod, ex: Exchange, type: 
   ex.read(max + 5, (body, over) => {
     const data = over ? overLimit(body, max, kind) : singleEnvelope(body, max, kind);
     if (data instanceof ConnectError) return reply.finish(data);
-    const codec = codecOf(m, max);
+    const codec = codecOf(m, max, env.types);
     let input: MessageShape<DescMessage>;
     try {
       input = codec.parse(type.binary, data);
@@ -98,7 +100,7 @@ function overLimit(body: Buffer, max: number, kind: string): ConnectError {
 }
 
 async function streamOut(env: RpcEnv, m: RegisteredMethod, ctx: HandlerContext, input: MessageShape<DescMessage>, reply: Reply) {
-  const codec = codecOf(m, env.maxBytes);
+  const codec = codecOf(m, env.maxBytes, env.types);
   const it = env.pipeline.stream(m, ctx, createAsyncIterable([input]))[Symbol.asyncIterator]();
   try {
     for (;;) {

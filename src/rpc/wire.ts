@@ -1,4 +1,4 @@
-import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
+import type { DescMessage, MessageShape, Registry } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createMethodSerializationLookup } from "@connectrpc/connect/protocol";
 import type { OutgoingHttpHeaders } from "node:http2";
@@ -12,11 +12,15 @@ export interface Codec {
 
 const codecs = new WeakMap<RegisteredMethod, Codec>();
 
-/** The (cached) codec of a method; JSON ignores unknown fields, like connect-node. */
-export function codecOf(m: RegisteredMethod, maxBytes: number): Codec {
+/**
+ * The (cached) codec of a method; JSON ignores unknown fields, like connect-node, and resolves
+ * google.protobuf.Any through `registry` (every registered file and its dependencies).
+ */
+export function codecOf(m: RegisteredMethod, maxBytes: number, registry?: Registry): Codec {
   let c = codecs.get(m);
   if (c === undefined) {
-    const s = createMethodSerializationLookup(m.method, undefined, undefined, { readMaxBytes: maxBytes, writeMaxBytes: maxBytes });
+    const json = registry ? { registry } : undefined;
+    const s = createMethodSerializationLookup(m.method, undefined, json, { readMaxBytes: maxBytes, writeMaxBytes: maxBytes });
     const inB = s.getI(true), inJ = s.getI(false), outB = s.getO(true), outJ = s.getO(false);
     c = {
       parse: (binary, data) => (binary ? inB : inJ).parse(data),
