@@ -24,6 +24,8 @@ export class Link {
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private probe: { deadline: number; id?: string } | undefined;
   private probeSeq = 0;
+  private taken = 0;
+  private readonly waiting: { resolve: () => void; reject: (e: unknown) => void }[] = [];
 
   constructor(
     private readonly socket: WebSocketLike,
@@ -51,16 +53,45 @@ export class Link {
     return this.socket.bufferedAmount;
   }
 
-  /** Registers a stream id; frames for it go to `sink` until release(). */
+  /**
+   * Waits for room to open one more stream (at most maxConcurrentStreams at once, as the bridge
+   * refuses more); the stream must then be register()ed at once. Rejects with the signal's reason,
+   * or UNAVAILABLE when the link dies first.
+   */
+  take(signal: AbortSignal): Promise<void> {
+    if (!this.isAlive) return Promise.reject(new ConnectError("the WebSocket connection is closed", Code.Unavailable));
+    if (this.taken < this.opts.maxConcurrentStreams) {
+      this.taken++;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const w = {
+        resolve: () => (signal.removeEventListener("abort", onAbort), resolve()),
+        reject: (e: unknown) => (signal.removeEventListener("abort", onAbort), reject(e)),
+      };
+      const onAbort = () => {
+        this.waiting.splice(this.waiting.indexOf(w), 1);
+        reject(signal.reason);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.waiting.push(w);
+    });
+  }
+
+  /** Registers a stream id (after take()); frames for it go to `sink` until release(). */
   register(id: string, sink: StreamSink): void {
     this.streams.set(id, sink);
     if (this.heartbeat === undefined && this.opts.heartbeatIntervalMs > 0) this.startHeartbeat();
   }
 
-  /** Forgets a stream id (after its final frame, or after cancelling it). */
+  /** Forgets a stream id (after its final frame, or after cancelling it) and frees its place. */
   release(id: string): void {
-    this.streams.delete(id);
+    if (!this.streams.delete(id)) return;
     if (this.size === 0) this.stopHeartbeat();
+    // The place goes straight to the longest waiter, so a new call cannot overtake it.
+    const next = this.waiting.shift();
+    if (next) next.resolve();
+    else this.taken--;
   }
 
   /** Sends a frame; throws UNAVAILABLE when the link is gone. */
@@ -87,6 +118,7 @@ export class Link {
     this.streams.clear();
     this.onDead(this);
     for (const s of sinks) s.fail(err);
+    for (const w of this.waiting.splice(0)) w.reject(err);
   }
 
   /** Resolves when the socket is closed (immediately if it is). */

@@ -52,6 +52,11 @@ export interface WebSocketTransportOptions {
   reconnectInitialDelayMs?: number;
   /** Longest delay between reconnect attempts (default 5 s). */
   reconnectMaxDelayMs?: number;
+  /**
+   * Most calls open at once on the socket (default 250, the bridge's maxStreamsPerConnection);
+   * further calls wait for one to finish, as on an HTTP/2 connection. Keep it at or below the server's limit.
+   */
+  maxConcurrentStreams?: number;
   /** Largest encoded message a call writes or reads (default 4 MiB, the bridge's default frame limit). */
   maxMessageBytes?: number;
   /** A call writing requests waits while this many bytes sit unsent in the socket (default 1 MiB). */
@@ -75,6 +80,7 @@ export interface ResolvedWsTransportOptions {
   heartbeatMethod: string;
   reconnectInitialDelayMs: number;
   reconnectMaxDelayMs: number;
+  maxConcurrentStreams: number;
   maxMessageBytes: number;
   maxBufferedBytes: number;
   jsonOptions: Partial<JsonReadOptions & JsonWriteOptions> | undefined;
@@ -104,6 +110,7 @@ export function resolveTransportOptions(o: WebSocketTransportOptions): ResolvedW
     heartbeatMethod: o.heartbeatMethod ?? "grpc.health.v1.Health/Check",
     reconnectInitialDelayMs: n("reconnectInitialDelayMs", 100),
     reconnectMaxDelayMs: n("reconnectMaxDelayMs", 5_000),
+    maxConcurrentStreams: n("maxConcurrentStreams", 250, 1),
     maxMessageBytes: n("maxMessageBytes", 4 * 1024 * 1024, 1),
     maxBufferedBytes: n("maxBufferedBytes", 1024 * 1024, 1),
     jsonOptions: o.jsonOptions,

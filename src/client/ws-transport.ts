@@ -59,6 +59,7 @@ export function createWebSocketTransport(options: WebSocketTransportOptions): We
           const body = encode(opts, method, req.message);
           const link = await conn.acquire(req.signal);
           req.signal.throwIfAborted(); // aborted while the socket opened: send nothing
+          await link.take(req.signal);
           const s = new ClientStream(link, conn.nextId());
           const stop = onAbort(req.signal, s);
           try {
@@ -104,6 +105,7 @@ export function createWebSocketTransport(options: WebSocketTransportOptions): We
         next: async (req) => {
           const link = await conn.acquire(req.signal);
           req.signal.throwIfAborted(); // aborted while the socket opened: send nothing
+          await link.take(req.signal);
           const s = new ClientStream(link, conn.nextId());
           const stop = onAbort(req.signal, s);
           const first = { id: s.id, method: methodPath(method), headers: headersToRecord(req.header), timeoutMs: wireTimeout(t) };

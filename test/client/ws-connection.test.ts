@@ -89,6 +89,25 @@ describe("WebSocket transport connection management", () => {
     assert.equal(sockets.opened(), 2);
   });
 
+  it("queues calls beyond maxConcurrentStreams instead of overrunning the bridge's stream limit", async () => {
+    const { url } = await startServer({ ws: { maxStreamsPerConnection: 5 } });
+    const run = async (maxConcurrentStreams: number) => {
+      const transport = wsTransport(url, { maxConcurrentStreams });
+      after(() => transport.close());
+      const client = createClient(ExampleService, transport);
+      return Promise.all(
+        Array.from({ length: 20 }, async (_, i) => {
+          const got: string[] = [];
+          const stream = client.sayHelloStream({ name: `q${i}`, count: 2, intervalMs: 20 });
+          return codeOf((async () => { for await (const r of stream) got.push(r.message); })()).then((c) => (c === "ok" && got.length === 2 ? "ok" : c));
+        }),
+      );
+    };
+    assert.deepEqual(await run(5), Array(20).fill("ok"));
+    // The same load without the client-side limit overruns the server's: the test can fail.
+    assert.ok((await run(100)).includes("ResourceExhausted"));
+  });
+
   it("close() ends open calls with CANCELED and refuses later calls", async () => {
     const { url } = await startServer();
     const transport = wsTransport(url);
