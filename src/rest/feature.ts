@@ -66,7 +66,8 @@ export function restFeature(ctx: ServerContext): Feature {
       requestHeader: requestMetadata(req.headers, allowed),
       timeoutMs,
     });
-    const onClose = () => call.abort();
+    // A bound method rather than an arrow: no per-call closure naming under tsx's keepNames.
+    const onClose = call.abort.bind(call, undefined);
     res.once("close", onClose);
     try {
       if (kind === "unary") {

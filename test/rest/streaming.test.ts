@@ -95,6 +95,19 @@ describe("REST server streaming", () => {
     assert.deepEqual(got.data, [{ message: "Hello, Ann (1/2)" }, { message: "Hello, Ann (2/2)" }]);
   });
 
+  for (const accept of ["text/event-stream", "application/x-ndjson"]) {
+    it(`opens a ${accept} stream before a slow first message, and cancels the call when the client leaves`, async () => {
+      const cancelledBefore = probe.cancelled;
+      const ctrl = new AbortController();
+      // Without the early open, fetch would wait for the first message, a minute away.
+      const res = await fetch(`${url}/v1/count/1?delayMs=60000`, { headers: { accept }, signal: ctrl.signal });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("content-type"), accept);
+      ctrl.abort();
+      while (probe.cancelled === cancelledBefore) await new Promise((r) => setTimeout(r, 20));
+    });
+  }
+
   it("holds the producer while a client does not read, and cancels the call when it leaves", async () => {
     const before = probe.yielded;
     const cancelledBefore = probe.cancelled;

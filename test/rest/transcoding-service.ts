@@ -42,6 +42,7 @@ export function transcodingService(probe: ServiceProbe = { yielded: 0, cancelled
     async *count(req, ctx: HandlerContext) {
       const padding = "x".repeat(Math.min(req.padding, 1 << 20));
       try {
+        if (req.delayMs > 0) await wait(req.delayMs, ctx.signal);
         for (let i = 1; req.n === 0 || i <= req.n; i++) {
           if (req.failAfter > 0 && i > req.failAfter) throw new ConnectError(`stopped after ${req.failAfter}`, Code.Aborted);
           if (ctx.signal.aborted) throw ConnectError.from(ctx.signal.reason, Code.Canceled);
