@@ -222,6 +222,8 @@ export class RedisBroker implements Broker {
     try {
       return await command();
     } catch (err) {
+      // While healthy a failure is news (a timeout, a Redis error); during an outage it is expected.
+      this.logger[this.healthyNow ? "warn" : "debug"]({ err: (err as Error).message, what }, "Redis command failed");
       throw unavailable(`cannot ${what}`, err);
     }
   }

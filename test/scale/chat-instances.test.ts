@@ -27,6 +27,8 @@ describe("three instances sharing chat rooms through Redis", { skip }, () => {
   const instances: OneportProcess[] = [];
   const urls: string[] = [];
   const clients: ChatClient[] = [];
+  let lateRedis: TestRedis;
+  let late: OneportProcess;
 
   before(async () => {
     redis = await TestRedis.start();
@@ -34,13 +36,17 @@ describe("three instances sharing chat rooms through Redis", { skip }, () => {
     inspect.on("error", () => {});
     await inspect.connect();
     for (let i = 0; i < 3; i++) instances.push(OneportProcess.start(["--port", "0", "--shutdown-timeout-ms", "1000"], { REDIS_URL: redis.url, CHAT_TOKENS: `alice:${TOKEN}` }));
+    // A fourth instance whose Redis is not running yet (started here so its wait overlaps the others' start).
+    lateRedis = await TestRedis.reserve();
+    late = OneportProcess.start(["--port", "0", "--shutdown-timeout-ms", "1000"], { REDIS_URL: lateRedis.url, CHAT_TOKENS: `alice:${TOKEN}` });
     for (const p of instances) urls.push(`http://127.0.0.1:${(await p.waitFor((l) => l.msg === "listening", "listening")).port as number}`);
   });
   after(async () => {
     clients.forEach((c) => c.close());
-    await Promise.all(instances.map((p) => p.stop()));
+    await Promise.all([...instances, late].map((p) => p?.stop()));
     inspect?.disconnect();
     await redis?.stop();
+    await lateRedis?.stop();
   });
 
   /** Waits until `n` instances hold a Redis subscription for the room. */
@@ -138,5 +144,18 @@ describe("three instances sharing chat rooms through Redis", { skip }, () => {
       assert.equal(texts.includes("during"), false);
       assert.deepEqual(texts.filter((t) => t !== "probe"), ["before", "after"]);
     }
+  });
+
+  it("starts while Redis is unreachable with the chat NOT_SERVING, and serves it once Redis is up", async () => {
+    const warned = await late.waitFor((l) => /Redis is not reachable yet/.test(String(l.msg)), "the warning about Redis");
+    assert.equal(warned.level, 40);
+    const url = `http://127.0.0.1:${(await late.waitFor((l) => l.msg === "listening", "listening")).port as number}`;
+    const health = createClient(Health, createGrpcTransport({ baseUrl: url }));
+    assert.equal((await health.check({ service: ChatService.typeName })).status, Status.NOT_SERVING);
+    assert.equal((await health.check({ service: "example.ExampleService" })).status, Status.SERVING);
+    assert.equal((await restSend(url, "late", "too early")).status, 503);
+    await lateRedis.restart();
+    await until(async () => (await health.check({ service: ChatService.typeName })).status === Status.SERVING, "the chat to turn SERVING");
+    assert.equal((await restSend(url, "late", "now")).status, 200);
   });
 });

@@ -35,6 +35,11 @@ export class TestRedis {
   private pid: number | undefined;
   private constructor(readonly port: number) {}
 
+  /** Picks a free port without starting the server yet (`restart()` starts it). */
+  static async reserve(): Promise<TestRedis> {
+    return new TestRedis(await freePort());
+  }
+
   /** Starts redis-server on a free port and waits until it answers PING. */
   static async start(): Promise<TestRedis> {
     const r = new TestRedis(await freePort());
