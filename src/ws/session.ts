@@ -142,19 +142,22 @@ export class Session implements CallHost {
   private corked = false;
   private cork(): void {
     if (this.corked) return;
-    const raw = (this.socket as unknown as { _socket?: { cork?(): void; uncork?(): void } })._socket;
+    const raw = (this.socket as unknown as { _socket?: Corkable })._socket;
     if (!raw?.cork || !raw.uncork) return;
     this.corked = true;
     raw.cork();
-    setImmediate(() => {
-      this.corked = false;
-      raw.uncork!();
-    });
+    uncorkSoon(raw, this);
   }
 
-  /** Forgets a finished stream. */
+  /** Called by the shared flush after the socket was uncorked. */
+  uncorked(): void {
+    this.corked = false;
+  }
+
+  /** Forgets a finished stream; the idle clock starts when the last one ends, not at the last frame read. */
   done(id: string): void {
     this.streams.delete(id);
+    if (this.streams.size === 0) this.lastActive = Date.now();
   }
 
   /** Logs an internal error; the client only sees "internal error". */
@@ -203,4 +206,22 @@ export class Session implements CallHost {
     this.streams.clear();
     this.env.closed(this);
   }
+}
+
+interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+
+// One setImmediate flushes every corked socket (a fan-out to 10k connections schedules one, not 10k).
+const corked: Array<[Corkable, Session]> = [];
+function uncorkSoon(raw: Corkable, s: Session): void {
+  if (corked.push([raw, s]) > 1) return;
+  setImmediate(() => {
+    const all = corked.splice(0);
+    for (const [r, session] of all) {
+      session.uncorked();
+      r.uncork();
+    }
+  });
 }
