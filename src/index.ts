@@ -12,5 +12,7 @@ export { createChat, chatService, chatFeature, ChatRooms, defaultChatOptions, ty
 export { authInterceptor, authorKey, parseTokens, type AuthOptions } from "./core/auth.js";
 export type { Broker, Unsubscribe } from "./pubsub/broker.js";
 export { MemoryBroker, type MemoryBrokerOptions } from "./pubsub/memory.js";
+export { RedisBroker, type RedisBrokerOptions } from "./pubsub/redis.js";
+export { createBroker, type BrokerSelection } from "./pubsub/select.js";
 export { playgroundFeature, type PlaygroundOptions } from "./playground/feature.js";
 export { createLogger } from "./log.js";
