@@ -3,6 +3,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Validator } from "@seriousme/openapi-schema-validator";
+import { MemoryBroker } from "../../src/pubsub/memory.js";
+import { createChat } from "../../src/services/chat.js";
 import { exampleService } from "../../src/services/example.js";
 import { startServer } from "../support/server.js";
 import { transcodingService } from "../rest/transcoding-service.js";
@@ -63,6 +65,19 @@ describe("GET /openapi.json", () => {
     assert.equal(props.at.format, "date-time");
     assert.equal(props.big.type, "string");
     assert.deepEqual(props.maybeInt.type, ["integer", "null"]);
+  });
+});
+
+describe("GET /openapi.json of the CLI's services", () => {
+  it("documents the chat service's routes (POST messages, SSE events, History paging) validly", async () => {
+    const chat = createChat(new MemoryBroker());
+    const server = await startServer({ services: [exampleService(), chat.service] });
+    const d = (await (await fetch(`${server.url}/openapi.json`)).json()) as typeof doc;
+    const res = await new Validator().validate(d as never);
+    assert.equal(res.valid, true, JSON.stringify(res.errors)?.slice(0, 2000));
+    assert.ok(d.paths["/v1/rooms/{room}/messages"].post.requestBody);
+    assert.ok(d.paths["/v1/rooms/{room}/events"].get.responses["200"].content?.["text/event-stream"]);
+    assert.ok(d.paths["/v1/rooms/{room}/messages"].get.parameters.some((p) => p.in === "query"));
   });
 });
 
