@@ -46,5 +46,7 @@ export function renderError(err: unknown, types: TypeRegistry): { status: number
     if (k !== "content-type" && k !== "content-length") headers[k] = v;
   });
   if (isRestError(ce)) Object.assign(headers, ce.headers);
-  return { status: httpStatusOf(ce), headers, body: JSON.stringify(statusJson(ce, types)) };
+  const body = JSON.stringify(statusJson(ce, types));
+  headers["content-length"] = String(Buffer.byteLength(body));
+  return { status: httpStatusOf(ce), headers, body };
 }
