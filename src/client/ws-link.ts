@@ -97,7 +97,24 @@ export class Link {
   /** Sends a frame; throws UNAVAILABLE when the link is gone. */
   send(f: OutFrame): void {
     if (!this.isAlive) throw new ConnectError("the WebSocket connection is closed", Code.Unavailable);
+    this.cork();
     this.socket.send(encodeClientFrame(f, this.opts.format));
+  }
+
+  // Node's `ws` writes every frame with its own system call; corking its TCP socket until the event
+  // loop turns makes the frames of a burst (many calls, or a stream's requests) one write. Browsers
+  // batch by themselves and expose no socket.
+  private corked = false;
+  private cork(): void {
+    if (this.corked || typeof setImmediate !== "function") return;
+    const tcp = (this.socket as { _socket?: { cork?: () => void; uncork?: () => void } })._socket;
+    if (!tcp?.cork || !tcp.uncork) return;
+    this.corked = true;
+    tcp.cork();
+    setImmediate(() => {
+      this.corked = false;
+      tcp.uncork!();
+    });
   }
 
   /** Closes the socket and fails its streams with `err`. */
