@@ -153,7 +153,8 @@ export class Link {
       f = decodeServerFrame(data, this.opts.format);
     } catch (e) {
       // A frame we cannot read might have belonged to any stream: none of them can be trusted now.
-      this.kill(ConnectError.from(e, Code.Internal), 1002, "unreadable frame");
+      // (Scripts may only close with 1000 or 3000-4999; 1002 would throw in browsers.)
+      this.kill(ConnectError.from(e, Code.Internal), 4001, "unreadable frame");
       return;
     }
     // Frames for ids we released (cancelled streams) and connection-level errors have no reader.

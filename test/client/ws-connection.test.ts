@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { WebSocketServer } from "ws";
 import { ExampleService } from "../../src/gen/example/example_pb.js";
 import { createServer } from "../../src/server.js";
 import { exampleService } from "../../src/services/example.js";
@@ -106,6 +107,26 @@ describe("WebSocket transport connection management", () => {
     assert.deepEqual(await run(5), Array(20).fill("ok"));
     // The same load without the client-side limit overruns the server's: the test can fail.
     assert.ok((await run(100)).includes("ResourceExhausted"));
+  });
+
+  it("fails calls with INTERNAL and drops the socket when the peer sends a frame that is not a Frame", async () => {
+    // No real bridge sends garbage: a stand-in peer that speaks the subprotocol and then garbage.
+    const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, handleProtocols: (p) => [...p][0] ?? false });
+    after(() => new Promise<void>((r) => wss.close(() => r())));
+    await new Promise((r) => wss.once("listening", r));
+    const closes: number[] = [];
+    wss.on("connection", (ws) => {
+      ws.once("message", () => ws.send(Buffer.from([0xff, 0xff, 0xff])));
+      ws.once("close", (code) => closes.push(code));
+    });
+    const transport = wsTransport(`http://127.0.0.1:${(wss.address() as { port: number }).port}`);
+    after(() => transport.close());
+    const err = await createClient(ExampleService, transport).sayHello({ name: "x" }).catch((e: unknown) => ConnectError.from(e));
+    assert.ok(err instanceof ConnectError);
+    assert.equal(err.code, Code.Internal);
+    assert.match(err.rawMessage, /not a oneport.ws.v1.Frame/);
+    while (closes.length === 0) await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(closes, [4001]);
   });
 
   it("close() ends open calls with CANCELED and refuses later calls", async () => {
