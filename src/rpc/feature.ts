@@ -25,7 +25,8 @@ export function rpcFeature(ctx: ServerContext): Feature {
     interceptors: ctx.pipeline.interceptors,
     readMaxBytes: limits.maxMessageBytes,
     writeMaxBytes: limits.maxMessageBytes,
-    maxTimeoutMs: limits.maxTimeoutMs,
+    // connect-node would reject a deadline over its maxTimeoutMs (and 0 would reject every deadline);
+    // the Pipeline caps instead, so connect-node is left to accept any.
     shutdownSignal: ctx.shutdownSignal,
   });
   const env: RpcEnv = { pipeline: ctx.pipeline, maxBytes: limits.maxMessageBytes, types };
