@@ -63,13 +63,18 @@ export class RedisBroker implements Broker {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       autoResubscribe: false, // we re-subscribe ourselves, then report healthy
+      // RESP2, the long-proven subscriber mode (ioredis 6 defaults to RESP3).
+      protocol: 2,
       commandTimeout: opts.commandTimeoutMs ?? 5000,
       connectTimeout: 5000,
       keepAlive: 10_000,
       lazyConnect: true,
     };
     this.cmd = new Redis(opts.url, { ...base, connectionName: "oneport-cmd" });
-    this.sub = new Redis(opts.url, { ...base, connectionName: "oneport-sub" });
+    // No command timeout on the subscriber: a SUBSCRIBE answered while this process was busy
+    // would be reported failed although Redis holds it (timers run before socket reads after a
+    // stall). A dead subscriber connection is noticed by its close event and TCP keep-alive.
+    this.sub = new Redis(opts.url, { ...base, commandTimeout: undefined, connectionName: "oneport-sub" });
     this.cmd.on("ready", () => this.setReady("cmd", true));
     this.sub.on("ready", () => void this.resubscribe());
     for (const [name, conn] of [["cmd", this.cmd], ["sub", this.sub]] as const) {
