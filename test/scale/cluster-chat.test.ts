@@ -53,6 +53,11 @@ async function crossWorkerChat(env: NodeJS.ProcessEnv): Promise<void> {
       const texts = s.received.messages.map((m) => m.text).filter((t) => t !== "probe");
       assert.deepEqual(texts, sent);
     }
+    // History is shared too (kept by the primary, or in Redis): ask on fresh connections, i.e. both workers.
+    for (let i = 0; i < 2; i++) {
+      const res = await fetch(`http://127.0.0.1:${port}/v1/rooms/${room}/messages?pageSize=3`, { headers: { authorization: `Bearer ${TOKEN}`, connection: "close" } });
+      assert.deepEqual(((await res.json()) as { messages: { text: string }[] }).messages.map((m) => m.text), sent.slice(-3));
+    }
     subs.forEach((s) => s.cancel());
     await cluster.waitFor(() => cluster.lines.filter((l) => l.msg === "call" && l.method === "chat.v1.ChatService/Subscribe").length === 4, "the Subscribe call lines");
     // Both workers sent and both had subscribers, so messages crossed from one worker to the other.
