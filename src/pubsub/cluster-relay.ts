@@ -74,6 +74,7 @@ export class ClusterRelayBroker implements Broker {
   private readonly topics = new Map<string, { listeners: Set<Listener>; active: Promise<unknown> }>();
   private readonly pending = new Map<number, { resolve: (r: Uint8Array[] | undefined) => void; reject: (e: Error) => void }>();
   private readonly healthListeners = new Set<(healthy: boolean) => void>();
+  private readonly inflight = new Set<Promise<unknown>>();
   private nextId = 1;
   private closed = false;
   private readonly onMessage = (m: unknown) => this.receive(m as Reply);
@@ -141,7 +142,7 @@ export class ClusterRelayBroker implements Broker {
     if (this.closed) return;
     this.closed = true;
     this.topics.clear();
-    await Promise.allSettled([...this.pending.values()].map((p) => new Promise<void>((r) => ((p.resolve = () => r()), (p.reject = () => r())))));
+    await Promise.allSettled(this.inflight);
     this.proc.off("message", this.onMessage);
     this.proc.off("disconnect", this.onDisconnect);
     this.healthListeners.clear();
@@ -151,7 +152,7 @@ export class ClusterRelayBroker implements Broker {
     if (this.closed) return Promise.reject(new ConnectError("the message broker is closed (the server is shutting down)", Code.Unavailable));
     if (!this.proc.connected) return Promise.reject(down("the cluster primary is gone"));
     const id = this.nextId++;
-    return new Promise((resolve, reject) => {
+    const p = new Promise<Uint8Array[] | undefined>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.proc.send!({ oneport: "relay", id, ...body }, undefined, undefined, (err) => {
         if (!err) return;
@@ -159,6 +160,11 @@ export class ClusterRelayBroker implements Broker {
         reject(down("cannot reach the cluster primary"));
       });
     });
+    // close() waits for these; each settles on the primary's reply or when the channel drops.
+    this.inflight.add(p);
+    const forget = () => void this.inflight.delete(p);
+    p.then(forget, forget);
+    return p;
   }
 
   private receive(m: Reply): void {
