@@ -70,8 +70,8 @@ describe("WebSocket connection limits", { timeout: 20_000 }, async () => {
   });
 });
 
-describe("WebSocket liveness", { timeout: 20_000 }, async () => {
-  const { url } = await startServer({ ws: { idleTimeoutMs: 100, pingIntervalMs: 50 } });
+describe("WebSocket idle timeout", { timeout: 20_000 }, async () => {
+  const { url } = await startServer({ ws: { idleTimeoutMs: 100, pingIntervalMs: 0 } });
 
   it("closes a connection that has no streams and sends nothing for idleTimeoutMs", async () => {
     const c = await connect(url);
@@ -89,10 +89,25 @@ describe("WebSocket liveness", { timeout: 20_000 }, async () => {
     assert.equal(c.closed, undefined);
   });
 
+});
+
+describe("WebSocket heartbeat", { timeout: 20_000 }, async () => {
+  // No idle timeout here: only the heartbeat may close the connection.
+  const { url } = await startServer({ ws: { idleTimeoutMs: 0, pingIntervalMs: 50 } });
+
   it("drops a peer that does not answer pings", async () => {
     const c = await connect(url, { options: { autoPong: false } });
     const closed = await c.closedWith();
     assert.equal(closed.code, 1006, "terminated without a close handshake");
+  });
+
+  it("keeps a peer that answers pings, though it sends nothing", async () => {
+    const c = await connect(url);
+    // Several heartbeats pass while this call waits; the connection is still there afterwards.
+    c.send({ id: "s", method: "example.ExampleService/SayHelloStream", message: { name: "Ann", count: 2, intervalMs: 300 } });
+    assert.equal((await c.stream("s")).at(-1)?.status?.code, "ok");
+    c.send(sayHello("after"));
+    assert.equal((await c.stream("after"))[0].status?.code, "ok");
   });
 });
 
