@@ -1,6 +1,7 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import { createServer as tlsServer } from "node:tls";
 import type { Logger } from "pino";
 import type { Limits, TlsOptions } from "../config.js";
 import type { NodeRequest, NodeResponse, StreamHandler, UpgradeHandler } from "./types.js";
@@ -46,11 +47,9 @@ export function createListener(limits: Limits, tls: TlsOptions | undefined, hand
     settings: { maxConcurrentStreams: limits.maxConcurrentStreams, enableConnectProtocol: true },
     maxSessionMemory: 64,
   };
-  const h2 = tls
-    ? http2.createSecureServer({ ...h2opts, cert: tls.cert, key: tls.key, ca: tls.ca, allowHTTP1: true, ALPNProtocols: ["h2", "http/1.1"] })
-    : http2.createServer(h2opts);
+  // TLS (when configured) is terminated before these servers: they get plain or TLS sockets alike.
+  const h2 = http2.createServer(h2opts);
   h2.on("request", (req, res) => {
-    if (closing && res instanceof http.ServerResponse) res.shouldKeepAlive = false;
     if (req instanceof http2.Http2ServerRequest) req.stream.once("finish", () => drainUnreadBody(req, 2 * limits.maxMessageBytes));
     handlers.request(req, res);
   });
@@ -64,30 +63,35 @@ export function createListener(limits: Limits, tls: TlsOptions | undefined, hand
   h2.setTimeout(limits.idleTimeoutMs);
   if (handlers.stream) interceptStreams(h2, handlers.stream);
 
+  const h1 = http.createServer({
+    requestTimeout: 0,
+    headersTimeout: limits.headersTimeoutMs,
+    keepAliveTimeout: 5_000,
+    maxHeaderSize: 16 * 1024,
+  });
+  h1.on("request", (req, res) => {
+    if (closing) res.shouldKeepAlive = false;
+    handlers.request(req, res);
+  });
+  h1.on("upgrade", upgrade);
+  h1.on("clientError", (err: NodeJS.ErrnoException, socket: net.Socket) => {
+    // Malformed HTTP/1.1 gets a 400 and a closed connection; nothing else is affected.
+    if (socket.writable && err.code !== "ECONNRESET") socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+    else socket.destroy();
+  });
+
   let server: net.Server;
   if (tls) {
-    // allowHTTP1 routes http/1.1 ALPN (and no ALPN) to Node's HTTP/1 machinery on the same server.
-    h2.on("upgrade", (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => upgrade(req, socket, head));
-    h2.on("secureConnection", track);
-    h2.on("tlsClientError", (err) => logger.debug({ err: err.message }, "tls handshake failed"));
-    server = h2;
+    // ALPN picks the server, as sniffing does on cleartext. Not http2.createSecureServer's
+    // allowHTTP1: under load its HTTP/1.1 path left some requests unanswered (Connect conformance
+    // suite, HTTP/1.1 over TLS), which plain https did not.
+    const secure = tlsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, ALPNProtocols: ["h2", "http/1.1"], handshakeTimeout: limits.headersTimeoutMs }, (socket) => {
+      track(socket);
+      (socket.alpnProtocol === "h2" ? h2 : h1).emit("connection", socket);
+    });
+    secure.on("tlsClientError", (err) => logger.debug({ err: err.message }, "tls handshake failed"));
+    server = secure;
   } else {
-    const h1 = http.createServer({
-      requestTimeout: 0,
-      headersTimeout: limits.headersTimeoutMs,
-      keepAliveTimeout: 5_000,
-      maxHeaderSize: 16 * 1024,
-    });
-    h1.on("request", (req, res) => {
-      if (closing) res.shouldKeepAlive = false;
-      handlers.request(req, res);
-    });
-    h1.on("upgrade", upgrade);
-    h1.on("clientError", (err: NodeJS.ErrnoException, socket: net.Socket) => {
-      // Malformed HTTP/1.1 gets a 400 and a closed connection; nothing else is affected.
-      if (socket.writable && err.code !== "ECONNRESET") socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
-      else socket.destroy();
-    });
     server = net.createServer({ pauseOnConnect: false }, (socket) => {
       track(socket);
       route(socket, h1);
