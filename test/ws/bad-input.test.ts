@@ -59,7 +59,7 @@ describe("WebSocket bridge bad input", { timeout: 20_000 }, () => {
 
   it("refuses a duplicate id without disturbing the open stream of that id", async () => {
     const c = await connect(url);
-    c.send({ id: "dup", method: "example.ExampleService/SayHelloStream", message: { name: "Ann", count: 2, intervalMs: 50 } });
+    c.send({ id: "dup", method: "example.ExampleService/SayHelloStream", message: { name: "Ann", count: 2, intervalMs: 300 } });
     c.send(sayHello("dup"));
     const [err] = await c.idless();
     assert.match(err.status?.message ?? "", /stream "dup" is already open/);
@@ -159,7 +159,7 @@ describe("WebSocket bridge bad input", { timeout: 20_000 }, () => {
 
   it("refuses a request message on a unary stream after its first frame", async () => {
     const c = await connect(url);
-    c.send({ id: "slow", method: "example.ExampleService/SayHelloStream", message: { name: "A", count: 2, intervalMs: 100 } });
+    c.send({ id: "slow", method: "example.ExampleService/SayHelloStream", message: { name: "A", count: 2, intervalMs: 10_000 } });
     c.send({ id: "slow", message: { name: "again" } });
     const fs = await c.stream("slow");
     assert.equal(fs.at(-1)?.status?.code, "invalid_argument");
