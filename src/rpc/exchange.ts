@@ -29,7 +29,10 @@ export interface Exchange extends RequestHead {
   onAbort(cb: (reason: ConnectError) => void): void;
   /** Sends the whole response at once: headers, body, and (HTTP/2 only) trailers. */
   send(status: number, headers: OutgoingHttpHeaders, body: Buffer | undefined, trailers?: OutgoingHttpHeaders): void;
-  /** Starts a streamed response (headers now, body chunks with write(), trailers with end()). */
+  /**
+   * Starts a streamed response: headers now, body chunks with write(), then end(). `withTrailers`
+   * says the response will end with HTTP trailers (HTTP/2 streams are always ready for them).
+   */
   start(status: number, headers: OutgoingHttpHeaders, withTrailers: boolean): void;
   /** Writes a body chunk; resolves when it may write more (backpressure). */
   write(chunk: Buffer): Promise<void>;
@@ -135,11 +138,11 @@ export class StreamExchange implements Exchange {
   }
 
   send(status: number, headers: OutgoingHttpHeaders, body: Buffer | undefined, trailers?: OutgoingHttpHeaders): void {
-    this.start(status, headers, trailers !== undefined);
+    this.start(status, headers);
     this.end(body, trailers);
   }
 
-  start(status: number, headers: OutgoingHttpHeaders, withTrailers: boolean): void {
+  start(status: number, headers: OutgoingHttpHeaders): void {
     const s = this.stream;
     if (this.closed) return;
     headers[":status"] = status;
@@ -147,7 +150,6 @@ export class StreamExchange implements Exchange {
     // them Node ends and destroys the stream before the body's write callback, which makes it build
     // (and drop) an ERR_STREAM_DESTROYED error with a stack trace per response. Empty trailers are
     // sent as an empty DATA frame with END_STREAM, not as a HEADERS frame.
-    void withTrailers;
     s.respond(headers, { waitForTrailers: true });
     s.once("wantTrailers", () => {
       if (!s.destroyed) s.sendTrailers(this.trailers ?? {});
