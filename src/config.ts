@@ -26,10 +26,14 @@ export interface TlsOptions {
 
 /** Limits enforced alike on every protocol. */
 export interface Limits {
-  /** Largest request or response message, in bytes. */
+  /** Largest message a client may send, in bytes (RESOURCE_EXHAUSTED beyond; REST bodies and WebSocket frames too). */
   maxMessageBytes: number;
-  /** Largest deadline a client may ask for, and the deadline of calls that ask none (0 = none). */
+  /** Largest message the server sends, in bytes (like grpc-go, separate from the receive limit). */
+  maxSendMessageBytes: number;
+  /** Largest deadline a client may ask for; longer ones are shortened to it (0 = no cap). */
   maxTimeoutMs: number;
+  /** Deadline of unary calls that ask none (0 = none). Streams without a deadline are not limited. */
+  unaryTimeoutMs: number;
   /** Most simultaneous TCP connections on the port (0 = unlimited). */
   maxConnections: number;
   /** Most concurrent streams per HTTP/2 connection. */
@@ -68,7 +72,9 @@ export interface ServerOptions {
 /** Default limits: generous for real traffic, closed against abuse. */
 export const defaultLimits: Limits = {
   maxMessageBytes: 4 * 1024 * 1024,
+  maxSendMessageBytes: 16 * 1024 * 1024,
   maxTimeoutMs: 5 * 60 * 1000,
+  unaryTimeoutMs: 60 * 1000,
   maxConnections: 10_000,
   maxConcurrentStreams: 250,
   headersTimeoutMs: 10_000,

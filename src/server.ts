@@ -69,7 +69,7 @@ export function createServer(opts: Partial<ServerOptions> = {}): OneportServer {
 
   // Logging outermost (it sees the final code), then the error guard around user interceptors and services.
   const interceptors = [loggingInterceptor(logger), errorInterceptor(logger), ...options.interceptors];
-  const pipeline = new Pipeline(interceptors, shutdown.signal, options.limits.maxTimeoutMs);
+  const pipeline = new Pipeline(interceptors, shutdown.signal, options.limits.maxTimeoutMs, options.limits.unaryTimeoutMs);
   const context: ServerContext = { options, registry, pipeline, logger, health, shutdownSignal: shutdown.signal };
 
   // Order matters: the first feature that takes a request serves it.

@@ -44,6 +44,7 @@ export class Pipeline {
     readonly interceptors: Interceptor[],
     private readonly shutdownSignal: AbortSignal,
     private readonly maxTimeoutMs: number,
+    private readonly unaryTimeoutMs = 0,
   ) {
     // Every call in flight that looks at its signal listens for shutdown; hundreds may be in flight.
     setMaxListeners(0, shutdownSignal);
@@ -54,7 +55,10 @@ export class Pipeline {
     const values = init.contextValues ?? createContextValues();
     values.set(protocolKey, init.protocol);
     let timeoutMs = init.timeoutMs;
-    if (this.maxTimeoutMs > 0 && (timeoutMs === undefined || timeoutMs > this.maxTimeoutMs)) timeoutMs = this.maxTimeoutMs;
+    // Streams without a deadline may live as long as the client wants (a chat subscription);
+    // unary calls without one get the server's default, so a stuck handler cannot pile up.
+    if (timeoutMs === undefined && m.spec.kind === "unary" && this.unaryTimeoutMs > 0) timeoutMs = this.unaryTimeoutMs;
+    if (this.maxTimeoutMs > 0 && timeoutMs !== undefined && timeoutMs > this.maxTimeoutMs) timeoutMs = this.maxTimeoutMs;
     return new LazyContext(m, init, values, timeoutMs, this.shutdownSignal);
   }
 

@@ -94,7 +94,7 @@ class ConnectCall {
   ) {}
 
   run(bytes: Uint8Array): void {
-    const codec = codecOf(this.m, this.env.maxBytes, this.env.types);
+    const codec = codecOf(this.m, this.env.maxBytes, this.env.maxSendBytes, this.env.types);
     let input: MessageShape<DescMessage>;
     try {
       input = codec.parse(this.type.binary, bytes);
@@ -110,7 +110,7 @@ class ConnectCall {
   private succeed(out: MessageShape<DescMessage>): void {
     let body: Uint8Array;
     try {
-      body = codecOf(this.m, this.env.maxBytes, this.env.types).serialize(this.type.binary, out);
+      body = codecOf(this.m, this.env.maxBytes, this.env.maxSendBytes, this.env.types).serialize(this.type.binary, out);
     } catch (e) {
       return this.fail(e);
     }

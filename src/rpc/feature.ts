@@ -24,12 +24,12 @@ export function rpcFeature(ctx: ServerContext): Feature {
     },
     interceptors: ctx.pipeline.interceptors,
     readMaxBytes: limits.maxMessageBytes,
-    writeMaxBytes: limits.maxMessageBytes,
+    writeMaxBytes: limits.maxSendMessageBytes,
     // connect-node would reject a deadline over its maxTimeoutMs (and 0 would reject every deadline);
     // the Pipeline caps instead, so connect-node is left to accept any.
     shutdownSignal: ctx.shutdownSignal,
   });
-  const env: RpcEnv = { pipeline: ctx.pipeline, maxBytes: limits.maxMessageBytes, types };
+  const env: RpcEnv = { pipeline: ctx.pipeline, maxBytes: limits.maxMessageBytes, maxSendBytes: limits.maxSendMessageBytes, types };
   const scheme = ctx.options.tls ? "https" : "http";
 
   // Decides from the request head alone; the exchange is only built for requests the fast path takes.

@@ -13,7 +13,10 @@ import { clientError, codecOf, envelope, nodeHeaders, singleEnvelope, tooLarge }
 /** What the fast path needs from the server. */
 export interface RpcEnv {
   readonly pipeline: Pipeline;
+  /** Largest message a client may send. */
   readonly maxBytes: number;
+  /** Largest message the server sends. */
+  readonly maxSendBytes: number;
   /** Every registered message type, for JSON with google.protobuf.Any. */
   readonly types: Registry;
 }
@@ -65,7 +68,7 @@ export function serveGrpc(env: RpcEnv, m: RegisteredMethod, ex: Exchange, type: 
   ex.read(max + 5, (body, over) => {
     const data = over ? overLimit(body, max, kind) : singleEnvelope(body, max, kind);
     if (data instanceof ConnectError) return reply.finish(data);
-    const codec = codecOf(m, max, env.types);
+    const codec = codecOf(m, max, env.maxSendBytes, env.types);
     let input: MessageShape<DescMessage>;
     try {
       input = codec.parse(type.binary, data);
@@ -100,7 +103,7 @@ function overLimit(body: Buffer, max: number, kind: string): ConnectError {
 }
 
 async function streamOut(env: RpcEnv, m: RegisteredMethod, ctx: HandlerContext, input: MessageShape<DescMessage>, reply: Reply) {
-  const codec = codecOf(m, env.maxBytes, env.types);
+  const codec = codecOf(m, env.maxBytes, env.maxSendBytes, env.types);
   const it = env.pipeline.stream(m, ctx, createAsyncIterable([input]))[Symbol.asyncIterator]();
   try {
     for (;;) {

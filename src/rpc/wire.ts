@@ -16,11 +16,11 @@ const codecs = new WeakMap<RegisteredMethod, Codec>();
  * The (cached) codec of a method; JSON ignores unknown fields, like connect-node, and resolves
  * google.protobuf.Any through `registry` (every registered file and its dependencies).
  */
-export function codecOf(m: RegisteredMethod, maxBytes: number, registry?: Registry): Codec {
+export function codecOf(m: RegisteredMethod, maxBytes: number, maxSendBytes: number, registry?: Registry): Codec {
   let c = codecs.get(m);
   if (c === undefined) {
     const json = registry ? { registry } : undefined;
-    const s = createMethodSerializationLookup(m.method, undefined, json, { readMaxBytes: maxBytes, writeMaxBytes: maxBytes });
+    const s = createMethodSerializationLookup(m.method, undefined, json, { readMaxBytes: maxBytes, writeMaxBytes: maxSendBytes });
     const inB = s.getI(true), inJ = s.getI(false), outB = s.getO(true), outJ = s.getO(false);
     c = {
       parse: (binary, data) => (binary ? inB : inJ).parse(data),

@@ -81,6 +81,16 @@ describe("bad input", () => {
     await stillServes();
   });
 
+  it("limits received messages, not sent ones, with maxMessageBytes (sends have maxSendMessageBytes)", async () => {
+    async function* names() {
+      yield { name: "a".repeat(600) };
+      yield { name: "b".repeat(600) };
+    }
+    // Each request is under the 1024-byte receive limit; the answer (about 1.2 KB) is over it.
+    const res = await grpcClient.collectNames(names());
+    assert.equal(res.message.length, "Hello, ".length + 600 + 2 + 600);
+  });
+
   it("answers unknown services and methods with UNIMPLEMENTED in gRPC and Connect", async () => {
     const g = await h2({ ":path": "/example.ExampleService/Nope", "content-type": "application/grpc", te: "trailers" }, Buffer.alloc(5));
     assert.equal(grpcStatus(g), "12");

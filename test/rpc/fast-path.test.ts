@@ -7,7 +7,7 @@ import { createGrpcJsClient } from "../../src/client/grpc-js.js";
 import { ExampleService, HelloResponseSchema, type HelloResponse } from "../../src/gen/example/example_pb.js";
 import { startTestServer } from "./support.js";
 
-const srv = await startTestServer({ maxMessageBytes: 2048, maxTimeoutMs: 60_000 });
+const srv = await startTestServer({ maxMessageBytes: 2048, maxSendMessageBytes: 2048, maxTimeoutMs: 60_000 });
 const { url, seen } = srv;
 
 const transports: Record<string, [string, () => Transport]> = {
@@ -80,7 +80,7 @@ for (const [name, [protocol, make]] of Object.entries(transports)) {
       assert.equal((await client.sayHello({ name: "after" })).message, "Hello, after");
     });
 
-    it("refuses to send a response over maxMessageBytes with RESOURCE_EXHAUSTED", async () => {
+    it("refuses to send a response over maxSendMessageBytes with RESOURCE_EXHAUSTED", async () => {
       const err = await fail(client.sayHello({ name: "big:3000" }));
       assert.equal(err.code, Code.ResourceExhausted);
       assert.equal((await client.sayHello({ name: "after" })).message, "Hello, after");

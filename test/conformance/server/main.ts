@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   }
   // maxTimeoutMs 0: no server-imposed default deadline, so the handler sees (and echoes) exactly the
   // timeout the client sent; the runner checks that echo.
-  const limits: Partial<Limits> = { shutdownTimeoutMs: 1_000, maxTimeoutMs: 0 };
+  const limits: Partial<Limits> = { shutdownTimeoutMs: 1_000, maxTimeoutMs: 0, unaryTimeoutMs: 0 };
   if (req.messageReceiveLimit > 0) limits.maxMessageBytes = req.messageReceiveLimit;
 
   // Logs go to stderr (stdout carries the runner protocol); CONFORMANCE_LOG=debug shows every call.

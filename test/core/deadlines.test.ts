@@ -1,0 +1,55 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { service } from "../../src/config.js";
+import { ExampleService } from "../../src/gen/example/example_pb.js";
+import { exampleService } from "../../src/services/example.js";
+import { startServer } from "../support/server.js";
+
+const example = exampleService().impl as Record<string, unknown>;
+const { url } = await startServer({
+  limits: { unaryTimeoutMs: 200, maxTimeoutMs: 300 },
+  services: [
+    service(ExampleService, {
+      ...example,
+      // Waits until its deadline, or 2 s when it has none.
+      async sayHello(req, ctx) {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 2000);
+          ctx.signal.addEventListener("abort", () => (clearTimeout(t), resolve()));
+        });
+        if (ctx.signal.aborted) throw ConnectError.from(ctx.signal.reason);
+        return { message: `late ${ctx.timeoutMs() ?? "none"}` };
+      },
+    }),
+  ],
+});
+
+for (const [name, transport] of Object.entries({
+  grpc: createGrpcTransport({ baseUrl: url }),
+  connect: createConnectTransport({ baseUrl: url, httpVersion: "1.1" }),
+})) {
+  describe(`server deadlines over ${name}`, () => {
+    const client = createClient(ExampleService, transport);
+
+    it("gives unary calls without a deadline limits.unaryTimeoutMs", async () => {
+      const err = await client.sayHello({ name: "x" }).then(() => assert.fail("expected DEADLINE_EXCEEDED"), (e: unknown) => ConnectError.from(e));
+      assert.equal(err.code, Code.DeadlineExceeded);
+    });
+
+    it("lets a stream without a deadline outlive limits.unaryTimeoutMs and maxTimeoutMs", async () => {
+      const got: string[] = [];
+      for await (const r of client.sayHelloStream({ name: "s", count: 3, intervalMs: 250 })) got.push(r.message);
+      assert.equal(got.length, 3);
+    });
+
+    // connect-node serves Connect streams and keeps their deadline as the client gave it.
+    it("caps a client deadline at limits.maxTimeoutMs", { skip: name === "connect" ? "Connect streams are served by connect-node" : false }, async () => {
+      const err = await (async () => {
+        for await (const _ of client.sayHelloStream({ name: "s", count: 3, intervalMs: 250 }, { timeoutMs: 60_000 })) void _;
+      })().then(() => assert.fail("expected DEADLINE_EXCEEDED"), (e: unknown) => ConnectError.from(e));
+      assert.equal(err.code, Code.DeadlineExceeded);
+    });
+  });
+}
