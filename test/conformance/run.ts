@@ -62,20 +62,51 @@ const args = [
   "--", process.execPath, "--import", "tsx", join(here, "server/main.ts"),
 ];
 console.log(`connectconformance ${version}: ${runner} ${args.join(" ")}`);
-const child = spawn(runner, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], env });
-let output = "";
-// Per-case progress lines (for the tally) and the servers' JSON log lines go to the log file only.
-const show = (line: string) => {
-  output += line + "\n";
-  if (!/^(Sending request|Received response) for "/.test(line) && !line.startsWith("{")) console.log(line);
-};
-createInterface({ input: child.stdout }).on("line", show);
-createInterface({ input: child.stderr }).on("line", show);
-const code: number = await new Promise((resolve) => child.on("close", (c) => resolve(c ?? 1)));
+
+/** Runs the runner with extra arguments; returns its exit code and everything it printed. */
+async function runSuite(extra: string[]): Promise<{ code: number; output: string }> {
+  const full = [...args.slice(0, args.indexOf("--")), ...extra, ...args.slice(args.indexOf("--"))];
+  const child = spawn(runner, full, { cwd: root, stdio: ["ignore", "pipe", "pipe"], env });
+  let output = "";
+  // Per-case progress lines (for the tally) and the servers' JSON log lines go to the log file only.
+  const show = (line: string) => {
+    output += line + "\n";
+    if (!/^(Sending request|Received response) for "/.test(line) && !line.startsWith("{")) console.log(line);
+  };
+  createInterface({ input: child.stdout }).on("line", show);
+  createInterface({ input: child.stderr }).on("line", show);
+  const code: number = await new Promise((resolve) => child.on("close", (c) => resolve(c ?? 1)));
+  return { code, output };
+}
+
+/** The failed cases of a run, each with the runner's explanation lines. */
+function failures(output: string): { name: string; why: string }[] {
+  const out: { name: string; why: string }[] = [];
+  for (const line of output.split("\n")) {
+    if (line.startsWith("FAILED: ")) out.push({ name: line.slice("FAILED: ".length).replace(/:$/, ""), why: "" });
+    else if (line.startsWith("\t") && out.length > 0) out[out.length - 1].why += line + "\n";
+  }
+  return out;
+}
+
+let { code, output } = await runSuite([]);
+// A Go client that reuses an HTTP/1.1 keep-alive connection the Node server is closing at that moment
+// sees "connection reset by peer" (a race in the transport, not a protocol answer; see
+// docs/conformance.md). Such cases, and only such, are run once more; any other failure stands.
+const failed = failures(output);
+const resets = failed.filter((f) => /connection reset by peer/.test(f.why) && /HTTPVersion:1\//.test(f.name));
+if (code !== 0 && failed.length > 0 && resets.length === failed.length && resets.length <= 30) {
+  console.log(`\n${resets.length} HTTP/1.1 case(s) failed with "connection reset by peer"; running them once more:`);
+  for (const f of resets) console.log(`  ${f.name}`);
+  const again = await runSuite(resets.flatMap((f) => ["--run", f.name]));
+  output += "\n=== retry of connection resets ===\n" + again.output;
+  if (again.code === 0) console.log(`all ${resets.length} passed on retry`);
+  code = again.code;
+}
 
 mkdirSync(join(root, "test/artifacts"), { recursive: true });
 writeFileSync(join(root, "test/artifacts/conformance.log"), output);
-const t = tally(output);
+const t = tally(output.split("\n=== retry")[0]);
 console.log("\nconformance by protocol (passed/total):");
 for (const [p, c] of Object.entries(t)) if (c.total > 0) console.log(`  ${p.padEnd(9)} ${c.passed}/${c.total}`);
 const last = /^(\d+) passed, (\d+) failed$/m.exec(output);
