@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import * as grpc from "@grpc/grpc-js";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { chromium } from "playwright-core";
 import { createGrpcJsClient } from "../../src/client/grpc-js.js";
 import { parseTokens } from "../../src/core/auth.js";
@@ -107,8 +108,32 @@ describe("playground in headless Chromium", { skip }, async () => {
 });
 
 describe("playground when the server ends a subscription", { skip }, async () => {
-  // Every call gets a 1 s deadline here, so the page's subscription ends with DEADLINE_EXCEEDED.
-  const srv = await startChatServer({ server: { limits: { maxTimeoutMs: 1000 }, features: [playgroundFeature({ devTokens: parseTokens(`alice:${TOKENS.alice}`) })] } });
+  // Every stream is ended by the server after 1 s here (as a restart would), so the page must rejoin.
+  const endStreams: Interceptor = (next) => async (req) => {
+    const res = await next(req);
+    if (!res.stream) return res;
+    const started = Date.now();
+    const message = res.message;
+    return {
+      ...res,
+      message: (async function* () {
+        const it = message[Symbol.asyncIterator]();
+        for (;;) {
+          const left = 1000 - (Date.now() - started);
+          if (left <= 0) break;
+          let timer: NodeJS.Timeout | undefined;
+          const next = await Promise.race([it.next(), new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), left)))]);
+          clearTimeout(timer);
+          if (next === "timeout") break;
+          if (next.done) return;
+          yield next.value;
+        }
+        await it.return?.();
+        throw new ConnectError("the server ended the stream (test)", Code.Unavailable);
+      })(),
+    };
+  };
+  const srv = await startChatServer({ server: { interceptors: [endStreams], features: [playgroundFeature({ devTokens: parseTokens(`alice:${TOKENS.alice}`) })] } });
   const profile = mkdtempSync(join(tmpdir(), "oneport-chromium-"));
   const browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
