@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { bundlePath } from "../client/bundle.js";
 import { pathOf, sendJson } from "../http/dispatcher.js";
 import type { Feature, ServerContext } from "../server.js";
 
@@ -24,6 +25,8 @@ const assets: Record<string, Asset> = {
   "/": load("index.html", "text/html; charset=utf-8"),
   "/playground/app.js": load("app.js", "text/javascript; charset=utf-8"),
   "/playground/ws-client.js": load("ws-client.js", "text/javascript; charset=utf-8"),
+  // The Connect transport over /ws, bundled for browsers (src/client/dist, `npm run build:client`).
+  "/playground/oneport-browser.js": { type: "text/javascript; charset=utf-8", body: readFileSync(bundlePath) },
   "/playground/style.css": load("style.css", "text/css; charset=utf-8"),
 };
 

@@ -24,8 +24,8 @@ export async function startChatServer(opts: { chat?: Partial<ChatOptions>; serve
   const tokens = parseTokens(Object.entries(TOKENS).map(([name, token]) => `${name}:${token}`).join(","));
   const t = await startServer({
     services: [exampleService(), chat.service],
+    interceptors: [authInterceptor({ tokens, services: [ChatService.typeName] })],
     ...opts.server,
-    interceptors: [authInterceptor({ tokens, services: [ChatService.typeName] }), ...(opts.server?.interceptors ?? [])],
     features: [chat.feature, ...(opts.server?.features ?? [])],
   });
   after(() => broker.close());

@@ -7,7 +7,7 @@ import * as grpc from "@grpc/grpc-js";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { chromium } from "playwright-core";
 import { createGrpcJsClient } from "../../src/client/grpc-js.js";
-import { parseTokens } from "../../src/core/auth.js";
+import { authInterceptor, parseTokens } from "../../src/core/auth.js";
 import { ChatService, type SendResponse, type SubscribeResponse } from "../../src/gen/chat/v1/chat_pb.js";
 import { playgroundFeature } from "../../src/playground/feature.js";
 import { startChatServer, TOKENS, waitForSubscribers } from "../chat/support.js";
@@ -128,12 +128,14 @@ describe("playground when the server ends a subscription", { skip }, async () =>
           if (next.done) return;
           yield next.value;
         }
-        await it.return?.();
+        // Not awaited: a bidi implementation may be waiting for its next request.
+        void it.return?.();
         throw new ConnectError("the server ended the stream (test)", Code.Unavailable);
       })(),
     };
   };
-  const srv = await startChatServer({ server: { interceptors: [endStreams], features: [playgroundFeature({ devTokens: parseTokens(`alice:${TOKENS.alice}`) })] } });
+  const auth = authInterceptor({ tokens: parseTokens(Object.entries(TOKENS).map(([n, t]) => `${n}:${t}`).join(",")), services: [ChatService.typeName] });
+  const srv = await startChatServer({ server: { interceptors: [auth, endStreams], features: [playgroundFeature({ devTokens: parseTokens(`alice:${TOKENS.alice}`) })] } });
   const profile = mkdtempSync(join(tmpdir(), "oneport-chromium-"));
   const browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,

@@ -1,5 +1,6 @@
 // The playground page: plain JS, no build step. Calls the API over Connect (fetch, JSON) and over
 // the WebSocket bridge, and shows a chat room live.
+import { ChatMessageSchema, ChatService, Code, ConnectError, createClient, createWebSocketTransport, toJson } from "./oneport-browser.js";
 import { StreamError, WsClient } from "./ws-client.js";
 
 const $ = (id) => document.getElementById(id);
@@ -117,8 +118,47 @@ function leave() {
 // restart) or the socket dropped. Messages sent meanwhile are caught up from History.
 const transient = new Set(["deadline_exceeded", "unavailable", "resource_exhausted"]);
 
+// The chat is one bidi ChatService.Chat stream over oneport's Connect transport for /ws (the generated
+// client, as with any Connect transport): its first request joins the room, later ones send.
+let chatClient;
+
+/** Opens a Chat stream in `room`; returns {send(text), cancel(), done} like ws.serverStream. */
+function chatStream(room, headers, onMessage) {
+  chatClient ??= createClient(ChatService, createWebSocketTransport({ baseUrl: location.origin, path: info.ws.path }));
+  const ac = new AbortController();
+  const pending = [];
+  let wake;
+  async function* requests() {
+    yield { room, text: "" };
+    while (!ac.signal.aborted) {
+      while (pending.length > 0) yield { room, text: pending.shift() };
+      await new Promise((resolve) => (wake = resolve));
+    }
+  }
+  const done = (async () => {
+    try {
+      for await (const res of chatClient.chat(requests(), { headers, signal: ac.signal })) onMessage(toJson(ChatMessageSchema, res.message));
+    } catch (e) {
+      if (ac.signal.aborted) return;
+      const err = ConnectError.from(e);
+      throw new StreamError(Code[err.code].replace(/[A-Z]/g, (c, i) => (i ? "_" : "") + c.toLowerCase()), err.rawMessage);
+    }
+  })();
+  return {
+    send(text) {
+      pending.push(text);
+      wake?.();
+    },
+    cancel() {
+      ac.abort();
+      wake?.();
+    },
+    done,
+  };
+}
+
 function join(room, attempt = 0) {
-  const sub = ws.serverStream("chat.v1.ChatService/Subscribe", { room }, auth(), (res) => showMessage(res.message));
+  const sub = chatStream(room, auth(), showMessage);
   chat.sub = sub;
   $("chat-join").disabled = true;
   $("chat-leave").disabled = false;
@@ -167,7 +207,8 @@ $("send-form").addEventListener("submit", async (e) => {
   const room = $("chat-room").value.trim();
   const method = "chat.v1.ChatService/Send";
   try {
-    if ($("send-protocol").value === "ws") await ws.unary(method, { room, text }, auth());
+    if ($("send-protocol").value === "ws" && chat.sub && document.body.dataset.joined === room) chat.sub.send(text);
+    else if ($("send-protocol").value === "ws") await ws.unary(method, { room, text }, auth());
     else await connectCall(method, { room, text }, auth());
     $("chat-text").value = "";
   } catch (err) {
