@@ -20,8 +20,8 @@ export function wsFeature(ctx: ServerContext): Feature {
 
   const protoRegistry = createRegistry(...ctx.registry.files());
   const codecs: Record<WireFormat, MessageCodec> = {
-    json: new MessageCodec("json", protoRegistry, ctx.options.limits.maxMessageBytes),
-    proto: new MessageCodec("proto", protoRegistry, ctx.options.limits.maxMessageBytes),
+    json: new MessageCodec("json", protoRegistry, ctx.options.limits.maxMessageBytes, ctx.options.limits.maxSendMessageBytes),
+    proto: new MessageCodec("proto", protoRegistry, ctx.options.limits.maxMessageBytes, ctx.options.limits.maxSendMessageBytes),
   };
   const m = exampleMethod(ctx.registry);
   const examples: Record<WireFormat, ServerFrame["example"]> = {

@@ -7,7 +7,10 @@ export class MessageCodec {
   constructor(
     readonly format: WireFormat,
     private readonly registry: Registry,
+    /** Largest request message accepted (limits.maxMessageBytes). */
     private readonly maxBytes: number,
+    /** Largest response message sent (limits.maxSendMessageBytes). */
+    private readonly maxSendBytes: number = maxBytes,
   ) {}
 
   /** A request from a client frame; a missing message is the empty message. Throws INVALID_ARGUMENT. */
@@ -34,7 +37,7 @@ export class MessageCodec {
   encode<D extends DescMessage>(desc: D, msg: MessageShape<D>): unknown {
     if (this.format === "proto") {
       const bytes = toBinary(desc, msg);
-      if (bytes.length > this.maxBytes) throw tooBig(bytes.length, this.maxBytes);
+      if (bytes.length > this.maxSendBytes) throw tooBig(bytes.length, this.maxSendBytes);
       return bytes;
     }
     return toJson(desc, msg, { registry: this.registry });
