@@ -16,7 +16,7 @@ Options (each also read from the environment variable in brackets; flags win):
   --tls-cert FILE     PEM certificate; with --tls-key enables TLS   [TLS_CERT]
   --tls-key FILE      PEM private key                               [TLS_KEY]
   --log-level LEVEL   fatal, error, warn, info, debug, trace, silent [LOG_LEVEL, default info]
-  --max-message-bytes N   largest message accepted or sent         [MAX_MESSAGE_BYTES, default 4194304]
+  --max-message-bytes N   largest message a client may send        [MAX_MESSAGE_BYTES, default 4194304]
   --shutdown-timeout-ms N grace period for in-flight calls          [SHUTDOWN_TIMEOUT_MS, default 10000]
   --workers N|auto    worker processes sharing the port; auto = one per core [WORKERS, default 1]
   --redis-url URL     share chat rooms between instances via Redis  [REDIS_URL, unset = in memory]
