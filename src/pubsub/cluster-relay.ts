@@ -2,6 +2,7 @@ import type { Worker } from "node:cluster";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Broker, Unsubscribe } from "./broker.js";
 import { MemoryBroker } from "./memory.js";
+import { TopicTable, type Listener } from "./topics.js";
 
 /**
  * Fan-out between the workers of ONE machine without Redis: the cluster primary holds a
@@ -67,11 +68,9 @@ export function serveRelay(hub: MemoryBroker, worker: Worker): () => void {
   };
 }
 
-type Listener = (payload: Uint8Array) => void;
-
 /** Worker side: a Broker whose backend is the cluster primary. */
 export class ClusterRelayBroker implements Broker {
-  private readonly topics = new Map<string, { listeners: Set<Listener>; active: Promise<unknown> }>();
+  private readonly topics = new TopicTable();
   private readonly pending = new Map<number, { resolve: (r: Uint8Array[] | undefined) => void; reject: (e: Error) => void }>();
   private readonly healthListeners = new Set<(healthy: boolean) => void>();
   private readonly inflight = new Set<Promise<unknown>>();
@@ -105,29 +104,14 @@ export class ClusterRelayBroker implements Broker {
   }
 
   async subscribe(topic: string, listener: Listener): Promise<Unsubscribe> {
-    let t = this.topics.get(topic);
-    if (!t) {
-      const created = { listeners: new Set<Listener>(), active: this.request({ op: "sub", topic }) };
-      this.topics.set(topic, created);
-      created.active.catch(() => {
-        if (this.topics.get(topic) === created && created.listeners.size === 0) this.topics.delete(topic);
-      });
-      t = created;
-    }
-    await t.active;
-    const { listeners } = t;
-    const entry: Listener = (p) => listener(p);
-    listeners.add(entry);
-    let done = false;
-    return async () => {
-      if (done) return;
-      done = true;
-      listeners.delete(entry);
-      if (listeners.size > 0 || this.topics.get(topic)?.listeners !== listeners) return;
-      this.topics.delete(topic);
-      await this.request({ op: "unsub", topic }).catch(() => {});
-    };
+    return this.topics.subscribe(
+      topic,
+      listener,
+      () => this.request({ op: "sub", topic }),
+      () => this.request({ op: "unsub", topic }),
+    );
   }
+
 
   async append(topic: string, payload: Uint8Array, limit: number): Promise<void> {
     await this.request({ op: "append", topic, payload, limit });
@@ -170,15 +154,8 @@ export class ClusterRelayBroker implements Broker {
   private receive(m: Reply): void {
     if (!isRelay(m)) return;
     if (m.op === "msg") {
-      const set = this.topics.get(m.topic)?.listeners;
-      if (!set) return;
-      for (const l of set) {
-        try {
-          l(m.payload);
-        } catch {
-          // A broken listener must not starve the others (the chat's listeners never throw).
-        }
-      }
+      // A broken listener must not starve the others (the chat's listeners never throw).
+      this.topics.deliver(m.topic, m.payload, () => {});
       return;
     }
     const p = this.pending.get(m.id);

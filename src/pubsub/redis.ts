@@ -3,6 +3,7 @@ import { Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "pino";
 import { silentLogger } from "../log.js";
 import type { Broker, Unsubscribe } from "./broker.js";
+import { TopicTable, type Listener } from "./topics.js";
 
 /** Options of the Redis broker; only `url` is required. */
 export interface RedisBrokerOptions {
@@ -19,15 +20,6 @@ export interface RedisBrokerOptions {
   commandTimeoutMs?: number;
 }
 
-type Listener = (payload: Uint8Array) => void;
-
-/** One Redis subscription per topic, fanned out to local listeners. */
-interface Topic {
-  listeners: Set<Listener>;
-  /** Settles when Redis confirmed the SUBSCRIBE. */
-  active: Promise<unknown>;
-}
-
 /**
  * Broker over Redis pub/sub, so instances share topics. Two connections: one in subscriber mode
  * (Redis allows nothing else on it) and one for PUBLISH and the history lists. Each topic is ONE
@@ -41,7 +33,7 @@ interface Topic {
 export class RedisBroker implements Broker {
   private readonly cmd: Redis;
   private readonly sub: Redis;
-  private readonly topics = new Map<string, Topic>();
+  private readonly topics = new TopicTable();
   private readonly healthListeners = new Set<(healthy: boolean) => void>();
   private readonly prefix: string;
   private readonly logger: Logger;
@@ -120,31 +112,15 @@ export class RedisBroker implements Broker {
 
   async subscribe(topic: string, listener: Listener): Promise<Unsubscribe> {
     this.check("subscribe");
-    let t = this.topics.get(topic);
-    if (!t) {
-      const created: Topic = { listeners: new Set(), active: this.run("subscribe", () => this.sub.subscribe(this.channel(topic))) };
-      this.topics.set(topic, created);
-      created.active.catch(() => {
-        if (this.topics.get(topic) === created && created.listeners.size === 0) this.topics.delete(topic);
-      });
-      t = created;
-    }
-    // Concurrent first subscribers of a topic all wait for the one SUBSCRIBE.
-    await t.active;
-    const { listeners } = t;
-    // A wrapper per subscription: the same function subscribed twice is two subscriptions.
-    const entry: Listener = (p) => listener(p);
-    listeners.add(entry);
-    let done = false;
-    return async () => {
-      if (done) return;
-      done = true;
-      listeners.delete(entry);
-      if (listeners.size > 0 || this.topics.get(topic)?.listeners !== listeners) return;
-      this.topics.delete(topic);
+    return this.topics.subscribe(
+      topic,
+      listener,
+      () => this.run("subscribe", () => this.sub.subscribe(this.channel(topic))),
       // Commands on one connection run in order, so a later SUBSCRIBE of the topic wins.
-      if (this.subReady) await this.sub.unsubscribe(this.channel(topic)).catch(() => {});
-    };
+      async () => {
+        if (this.subReady) await this.sub.unsubscribe(this.channel(topic));
+      },
+    );
   }
 
   async append(topic: string, payload: Uint8Array, limit: number): Promise<void> {
@@ -176,7 +152,7 @@ export class RedisBroker implements Broker {
 
   /** Subscribes every topic again after a reconnect; only then is the subscriber side ready. */
   private async resubscribe(): Promise<void> {
-    const channels = [...this.topics.keys()].map((t) => this.channel(t));
+    const channels = this.topics.names().map((t) => this.channel(t));
     try {
       if (channels.length > 0) await this.sub.subscribe(...channels);
       // Topics whose last listener left while we were re-subscribing must not stay subscribed.
@@ -191,17 +167,8 @@ export class RedisBroker implements Broker {
 
   private dispatch(channel: Buffer, message: Buffer): void {
     const topic = channel.toString("utf8").slice(this.prefix.length + 4);
-    const set = this.topics.get(topic)?.listeners;
-    if (!set) return;
     const payload = new Uint8Array(message.buffer, message.byteOffset, message.byteLength);
-    // A live Set iteration skips listeners removed meanwhile: an unsubscribed listener gets nothing more.
-    for (const l of set) {
-      try {
-        l(payload);
-      } catch (err) {
-        this.logger.error({ err, topic }, "subscriber threw; it keeps its subscription");
-      }
-    }
+    this.topics.deliver(topic, payload, (err) => this.logger.error({ err, topic }, "subscriber threw; it keeps its subscription"));
   }
 
   private setReady(conn: "cmd" | "sub", ready: boolean): void {
