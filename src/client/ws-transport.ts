@@ -57,11 +57,7 @@ export function createWebSocketTransport(options: WebSocketTransportOptions): We
         },
         next: async (req) => {
           const body = encode(opts, method, req.message);
-          const link = await conn.acquire(req.signal);
-          req.signal.throwIfAborted(); // aborted while the socket opened: send nothing
-          await link.take(req.signal);
-          const s = new ClientStream(link, conn.nextId());
-          const stop = onAbort(req.signal, s);
+          const { link, s, stop } = await openStream(conn, req.signal);
           try {
             link.send({ id: s.id, method: methodPath(method), headers: headersToRecord(req.header), message: body, end: true, timeoutMs: wireTimeout(t) });
             const msgs = await s.all();
@@ -103,11 +99,7 @@ export function createWebSocketTransport(options: WebSocketTransportOptions): We
           message: input,
         },
         next: async (req) => {
-          const link = await conn.acquire(req.signal);
-          req.signal.throwIfAborted(); // aborted while the socket opened: send nothing
-          await link.take(req.signal);
-          const s = new ClientStream(link, conn.nextId());
-          const stop = onAbort(req.signal, s);
+          const { link, s, stop } = await openStream(conn, req.signal);
           const first = { id: s.id, method: methodPath(method), headers: headersToRecord(req.header), timeoutMs: wireTimeout(t) };
           try {
             if (method.methodKind === "server_streaming") {
@@ -190,6 +182,15 @@ function responses(opts: ResolvedWsTransportOptions, method: DescMethod, s: Clie
 
 // Cancelling (the caller's AbortSignal, or the deadline) ends the call here at once and tells the
 // server; the server's own final frame for it is then ignored.
+/** A new stream on the shared socket (opened or waited for), cancelled when `signal` aborts; `stop` detaches that. */
+async function openStream(conn: WsConnection, signal: AbortSignal): Promise<{ link: Link; s: ClientStream; stop: () => void }> {
+  const link = await conn.acquire(signal);
+  signal.throwIfAborted(); // aborted while the socket opened: send nothing
+  await link.take(signal);
+  const s = new ClientStream(link, conn.nextId());
+  return { link, s, stop: onAbort(signal, s) };
+}
+
 function onAbort(signal: AbortSignal, s: ClientStream): () => void {
   const abort = () => s.cancel(ConnectError.from(signal.reason, Code.Canceled));
   if (signal.aborted) abort();
