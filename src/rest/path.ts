@@ -34,9 +34,10 @@ export function splitPath(path: string): SplitPath | string {
 export function extractVariables(t: Template, path: SplitPath): Array<[string[], string]> {
   const raw = path.raw.slice();
   if (t.verb) {
+    // The trie split the decoded segment at its last ":"; in the raw one that colon may be ":" or
+    // "%3A", and the verb itself may be percent-encoded, so cut at the last raw colon of either form.
     const last = raw[raw.length - 1];
-    const cut = last.endsWith(":" + t.verb) ? t.verb.length + 1 : t.verb.length + 3; // ":" may arrive as "%3A"
-    raw[raw.length - 1] = last.slice(0, last.length - cut);
+    raw[raw.length - 1] = last.slice(0, Math.max(last.lastIndexOf(":"), last.toUpperCase().lastIndexOf("%3A")));
   }
   const out: Array<[string[], string]> = [];
   for (const v of t.variables) {
