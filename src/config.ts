@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { resolveWsOptions, type WsOptions } from "./ws/options.js";
 import { resolveRestOptions, type RestOptions } from "./rest/options.js";
 import { resolveCorsOptions, type CorsOptions } from "./http/cors.js";
+import { resolveMetricsOptions, resolveTracingOptions, type MetricsOptions, type TracingOptions } from "./observability/options.js";
 import type { Feature, ServerContext } from "./server.js";
 
 /** One service to serve: its generated descriptor and a (partial) Connect implementation. */
@@ -65,6 +66,10 @@ export interface ServerOptions {
   rest: Partial<RestOptions>;
   /** Cross-origin access for browsers; no origin is allowed unless listed (see CorsOptions). */
   cors: Partial<CorsOptions>;
+  /** Prometheus metrics at /metrics: on by default, optional bearer token (see MetricsOptions). */
+  metrics: Partial<MetricsOptions>;
+  /** OpenTelemetry spans per call through @opentelemetry/api (off by default, see TracingOptions). */
+  tracing: Partial<TracingOptions>;
   /** Extra features (pages, health bindings, ...), built with the server's context; asked after the built-in ones. */
   features: Array<(ctx: ServerContext) => Feature>;
 }
@@ -83,11 +88,13 @@ export const defaultLimits: Limits = {
 };
 
 /** Validated, defaulted options as the server uses them. */
-export interface ResolvedOptions extends Omit<ServerOptions, "limits" | "ws" | "rest" | "cors"> {
+export interface ResolvedOptions extends Omit<ServerOptions, "limits" | "ws" | "rest" | "cors" | "metrics" | "tracing"> {
   limits: Limits;
   ws: WsOptions;
   rest: RestOptions;
   cors: CorsOptions;
+  metrics: MetricsOptions;
+  tracing: TracingOptions;
 }
 
 /** Validates options once and fills in defaults; throws an Error that says which option is wrong. */
@@ -116,6 +123,8 @@ export function resolveOptions(opts: Partial<ServerOptions>): ResolvedOptions {
     ws: resolveWsOptions(opts.ws),
     rest: resolveRestOptions(opts.rest),
     cors: resolveCorsOptions(opts.cors),
+    metrics: resolveMetricsOptions(opts.metrics),
+    tracing: resolveTracingOptions(opts.tracing),
     features: opts.features ?? [],
   };
 }

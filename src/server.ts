@@ -20,6 +20,9 @@ import { unknownRpcFeature } from "./rpc/unknown.js";
 import { corsFeature } from "./http/cors.js";
 import { restFeature } from "./rest/feature.js";
 import { docsFeature } from "./docs/feature.js";
+import { metricsFeature } from "./observability/endpoint.js";
+import { ServerMetrics } from "./observability/metrics.js";
+import { tracingInterceptor } from "./observability/tracing.js";
 
 /** What a feature (REST, WebSocket, docs, ...) gets to build itself from. */
 export interface ServerContext {
@@ -29,6 +32,8 @@ export interface ServerContext {
   readonly logger: Logger;
   readonly health: HealthState;
   readonly shutdownSignal: AbortSignal;
+  /** The server's metrics (options.metrics); undefined when they are disabled. */
+  readonly metrics?: ServerMetrics;
 }
 
 /** A part of the server that takes some requests, upgrades or raw HTTP/2 streams. */
@@ -67,10 +72,13 @@ export function createServer(opts: Partial<ServerOptions> = {}): OneportServer {
   if (options.health) registry.add(healthService(health));
   if (options.reflection) reflectionServices(registry).forEach((s) => registry.add(s));
 
-  // Logging outermost (it sees the final code), then the error guard around user interceptors and services.
-  const interceptors = [loggingInterceptor(logger), errorInterceptor(logger), ...options.interceptors];
+  const metrics = options.metrics.enabled ? new ServerMetrics(options.metrics) : undefined;
+  // Tracing and metrics outermost, then logging (they all see the final code), then the error guard
+  // around user interceptors and services.
+  const observers = [...(options.tracing.enabled ? [tracingInterceptor(options.tracing)] : []), ...(metrics ? [metrics.interceptor] : [])];
+  const interceptors = [...observers, loggingInterceptor(logger), errorInterceptor(logger), ...options.interceptors];
   const pipeline = new Pipeline(interceptors, shutdown.signal, options.limits.maxTimeoutMs, options.limits.unaryTimeoutMs);
-  const context: ServerContext = { options, registry, pipeline, logger, health, shutdownSignal: shutdown.signal };
+  const context: ServerContext = { options, registry, pipeline, logger, health, shutdownSignal: shutdown.signal, metrics };
 
   // Order matters: the first feature that takes a request serves it.
   const features: Feature[] = [
@@ -78,6 +86,7 @@ export function createServer(opts: Partial<ServerOptions> = {}): OneportServer {
     rpcFeature(context),
     restFeature(context),
     { name: "ops", http: opsHandler(health) },
+    metricsFeature(context), // GET /metrics (options.metrics.path)
     docsFeature(context),
     wsFeature(context),
     asyncApiFeature(context),
@@ -95,6 +104,7 @@ export function createServer(opts: Partial<ServerOptions> = {}): OneportServer {
       request: createDispatcher(httpHandlers, logger),
       upgrade: (req, socket, head) => upgrades.some((u) => u(req, socket, head)),
       stream: streams.length > 0 ? (stream, headers) => streams.some((s) => s(stream, headers)) : undefined,
+      connection: metrics?.connection,
     },
     logger,
   );

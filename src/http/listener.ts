@@ -15,6 +15,8 @@ export interface ListenerHandlers {
   upgrade: UpgradeHandler;
   /** Optional raw HTTP/2 stream hook, run before the compatibility API. */
   stream?: StreamHandler;
+  /** Told of each connection once its protocol is known: "h1", "h2", "h1-tls" or "h2-tls" (metrics). */
+  connection?: (socket: net.Socket, transport: string) => void;
 }
 
 /** One TCP port that speaks h2c and HTTP/1.1 (sniffed), or TLS with ALPN h2 and http/1.1. */
@@ -87,6 +89,7 @@ export function createListener(limits: Limits, tls: TlsOptions | undefined, hand
     // suite, HTTP/1.1 over TLS), which plain https did not.
     const secure = tlsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, ALPNProtocols: ["h2", "http/1.1"], handshakeTimeout: limits.headersTimeoutMs }, (socket) => {
       track(socket);
+      handlers.connection?.(socket, socket.alpnProtocol === "h2" ? "h2-tls" : "h1-tls");
       (socket.alpnProtocol === "h2" ? h2 : h1).emit("connection", socket);
     });
     secure.on("tlsClientError", (err) => logger.debug({ err: err.message }, "tls handshake failed"));
@@ -126,6 +129,7 @@ export function createListener(limits: Limits, tls: TlsOptions | undefined, hand
       socket.unshift(seen);
       // http2 drains what was unshifted through socket.read() and then reads the handle itself;
       // the HTTP/1.1 parser listens for 'data', so its socket must flow again.
+      handlers.connection?.(socket, kind === "h2" ? "h2" : "h1");
       if (kind === "h2") h2.emit("connection", socket);
       else {
         h1.emit("connection", socket);

@@ -16,6 +16,7 @@ export function wsFeature(ctx: ServerContext): Feature {
   const opts = ctx.options.ws;
   if (!opts.enabled) return { name: "ws" };
   const sessions = new Set<Session>();
+  ctx.metrics?.watchWebSockets(() => ({ connections: sessions.size, streams: [...sessions].reduce((n, s) => n + s.openStreams, 0) }));
   let closing = false;
 
   const protoRegistry = createRegistry(...ctx.registry.files());

@@ -1,0 +1,48 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import { pathOf, sendJson } from "../http/dispatcher.js";
+import type { Feature, ServerContext } from "../server.js";
+
+const digest = (s: string) => createHash("sha256").update(s).digest();
+
+/**
+ * GET /metrics (the path is configurable): the server's metrics in the Prometheus text format.
+ * With a token set, scrapes without `authorization: Bearer <token>` get 401. Served by the
+ * dispatcher like every route, so HTTP/1.1, HTTP/2 and TLS alike.
+ */
+export function metricsFeature(ctx: ServerContext): Feature {
+  const metrics = ctx.metrics;
+  if (metrics === undefined) return { name: "metrics" };
+  const { path, token } = ctx.options.metrics;
+  // Compared as digests: equal lengths for timingSafeEqual, and nothing about the token's length leaks.
+  const expected = token === undefined ? undefined : digest(token);
+  return {
+    name: "metrics",
+    http(req, res) {
+      if (pathOf(req.url) !== path) return false;
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        sendJson(res, 405, { code: "method_not_allowed", message: `${path} answers GET and HEAD` }, { allow: "GET, HEAD" });
+        return true;
+      }
+      if (expected !== undefined) {
+        const m = /^\s*bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? "");
+        if (m === null || !timingSafeEqual(digest(m[1]), expected)) {
+          sendJson(res, 401, { code: "unauthenticated", message: `${path} needs the header "authorization: Bearer <metrics token>"` }, { "www-authenticate": 'Bearer realm="metrics"' });
+          return true;
+        }
+      }
+      metrics.scrape().then(
+        (text) => {
+          if (res.headersSent || res.destroyed) return;
+          res.writeHead(200, { "content-type": metrics.contentType, "content-length": Buffer.byteLength(text), "cache-control": "no-store" });
+          if (req.method === "HEAD") res.end();
+          else res.end(text);
+        },
+        (err: unknown) => {
+          ctx.logger.error({ err }, "collecting metrics failed");
+          sendJson(res, 500, { code: "internal", message: "collecting metrics failed" });
+        },
+      );
+      return true;
+    },
+  };
+}
