@@ -2,6 +2,7 @@ import { createRegistry } from "@bufbuild/protobuf";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { RegisteredMethod } from "../core/registry.js";
 import { pathOf } from "../http/dispatcher.js";
+import type { NodeRequest, NodeResponse } from "../http/types.js";
 import type { Feature, ServerContext } from "../server.js";
 import { acceptConnect, serveConnect } from "./connect.js";
 import { CompatExchange, StreamExchange, type RequestHead } from "./exchange.js";
@@ -62,8 +63,23 @@ export function rpcFeature(ctx: ServerContext): Feature {
       const m = ctx.registry.lookup(pathOf(req.url));
       if (m === undefined) return false;
       const head: RequestHead = { method: req.method ?? "", target: req.url ?? "/", headers: req.headers, httpVersion: req.httpVersion };
-      if (!fast(m, head, () => new CompatExchange(req, res, scheme))) adapter(req, res);
+      if (fast(m, head, () => new CompatExchange(req, res, scheme))) return true;
+      // connect-node builds the call's URL from the Host header and throws on one that is no host
+      // (found by test/fuzz/tcp.test.ts); RFC 9112 §3.2 asks for a 400, given here in the caller's protocol.
+      if (!URL.canParse(`${scheme}://${("authority" in req ? req.authority : req.headers.host) ?? ""}`)) return badHost(req, res), true;
+      adapter(req, res);
       return true;
     },
   };
+}
+
+/** Answers a request whose Host (or :authority) is no host with 400, readable by every RPC client. */
+function badHost(req: NodeRequest, res: NodeResponse): void {
+  const message = "invalid Host header";
+  const body = JSON.stringify({ code: "invalid_argument", message });
+  const headers: Record<string, string | number> = { "content-type": "application/json", "content-length": Buffer.byteLength(body), connection: "close" };
+  // gRPC and gRPC-Web clients read the status from headers in a trailers-only answer.
+  if (String(req.headers["content-type"] ?? "").startsWith("application/grpc")) Object.assign(headers, { "grpc-status": "3", "grpc-message": encodeURIComponent(message) });
+  (res as import("node:http").ServerResponse).writeHead(400, headers);
+  res.end(body);
 }

@@ -174,8 +174,12 @@ export async function startFuzzServer(opts: Partial<ServerOptions> = {}): Promis
 // ---------------------------------------------------------------------------------------------
 // Raw clients.
 
-/** Writes bytes on a fresh TCP connection and returns everything the server sent until it closed. */
-export function tcpExchange(port: number, bytes: Uint8Array, opts: { endAfterWrite?: boolean } = {}): Promise<Buffer> {
+/**
+ * Writes bytes on a fresh TCP connection and returns everything the server sent until it closed.
+ * With `patienceMs`, a connection the server keeps open that long is closed by the client and what
+ * arrived is returned (an HTTP/2 server rightly waits for the rest of a frame whose length lies).
+ */
+export function tcpExchange(port: number, bytes: Uint8Array, opts: { endAfterWrite?: boolean; patienceMs?: number } = {}): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const s = tcpConnect(port, "127.0.0.1", () => {
       s.write(bytes);
@@ -186,7 +190,10 @@ export function tcpExchange(port: number, bytes: Uint8Array, opts: { endAfterWri
     s.on("close", () => resolve(Buffer.concat(chunks)));
     // A reset is a valid answer to garbage: what arrived before it still counts.
     s.on("error", (e: NodeJS.ErrnoException) => (e.code === "ECONNRESET" || e.code === "EPIPE" ? undefined : reject(e)));
-    s.setTimeout(HANG_MS, () => s.destroy(new Error(`the server neither answered nor closed within ${HANG_MS} ms`)));
+    if (opts.patienceMs !== undefined) {
+      const t = setTimeout(() => s.destroy(), opts.patienceMs);
+      s.once("close", () => clearTimeout(t));
+    } else s.setTimeout(HANG_MS, () => s.destroy(new Error(`the server neither answered nor closed within ${HANG_MS} ms`)));
   });
 }
 
