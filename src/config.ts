@@ -39,10 +39,18 @@ export interface Limits {
   maxConnections: number;
   /** Most concurrent streams per HTTP/2 connection. */
   maxConcurrentStreams: number;
-  /** Time a new connection may take to send its first bytes / complete its headers. */
+  /** Time a connection may take to complete a request's headers (HTTP/1.1), its first request's headers (HTTP/2), or its TLS handshake; slowloris protection. */
   headersTimeoutMs: number;
-  /** Idle keep-alive connections are closed after this long. */
+  /** Time a whole HTTP/1.1 request (headers and body) may take to arrive (0 = no limit; at least headersTimeoutMs). */
+  requestTimeoutMs: number;
+  /** A connection with no request in flight (HTTP/1.1 keep-alive, HTTP/2 without open streams) is closed after this long (0 = never). */
   idleTimeoutMs: number;
+  /** Largest request header block in bytes (HTTP/1.1 431, HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE; WebSocket upgrades too). */
+  maxHeaderBytes: number;
+  /** PING, SETTINGS and client stream resets (RST_STREAM) an HTTP/2 connection may send per second on average; past it GOAWAY(ENHANCE_YOUR_CALM) (0 = no limit). */
+  http2ControlFrameRate: number;
+  /** How many such HTTP/2 frames may come at once before http2ControlFrameRate applies. */
+  http2ControlFrameBurst: number;
   /** Time graceful shutdown waits for in-flight calls before it closes connections. */
   shutdownTimeoutMs: number;
 }
@@ -83,7 +91,11 @@ export const defaultLimits: Limits = {
   maxConnections: 10_000,
   maxConcurrentStreams: 250,
   headersTimeoutMs: 10_000,
+  requestTimeoutMs: 300_000,
   idleTimeoutMs: 120_000,
+  maxHeaderBytes: 16 * 1024,
+  http2ControlFrameRate: 100,
+  http2ControlFrameBurst: 1000,
   shutdownTimeoutMs: 10_000,
 };
 
@@ -107,6 +119,12 @@ export function resolveOptions(opts: Partial<ServerOptions>): ResolvedOptions {
     (limits as unknown as Record<string, number>)[k] = v;
   }
   if (limits.maxMessageBytes < 1) throw new Error("limit maxMessageBytes must be at least 1");
+  for (const k of ["headersTimeoutMs", "maxHeaderBytes", "maxConcurrentStreams", "http2ControlFrameBurst"] as const) {
+    if (limits[k] < 1) throw new Error(`limit ${k} must be at least 1 (it guards against abuse and cannot be turned off)`);
+  }
+  if (limits.requestTimeoutMs > 0 && limits.requestTimeoutMs < limits.headersTimeoutMs) {
+    throw new Error(`limit requestTimeoutMs (${limits.requestTimeoutMs}) must be 0 or at least headersTimeoutMs (${limits.headersTimeoutMs})`);
+  }
   const port = opts.port ?? 8080;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`port must be an integer from 0 to 65535, got ${String(port)}`);
   if (opts.tls && (!opts.tls.cert || !opts.tls.key)) throw new Error("tls needs both cert and key");

@@ -4,6 +4,7 @@ import * as net from "node:net";
 import { createServer as tlsServer } from "node:tls";
 import type { Logger } from "pino";
 import type { Limits, TlsOptions } from "../config.js";
+import { guardSession } from "./h2-guard.js";
 import type { NodeRequest, NodeResponse, StreamHandler, UpgradeHandler } from "./types.js";
 
 /** The HTTP/2 client connection preface (RFC 9113 §3.4). */
@@ -46,7 +47,7 @@ export function createListener(limits: Limits, tls: TlsOptions | undefined, hand
 
   const h2opts: http2.ServerOptions = {
     // enableConnectProtocol: WebSockets over HTTP/2 streams (RFC 8441, src/ws/http2-connect.ts).
-    settings: { maxConcurrentStreams: limits.maxConcurrentStreams, enableConnectProtocol: true },
+    settings: { maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: limits.maxHeaderBytes, enableConnectProtocol: true },
     maxSessionMemory: 64,
   };
   // TLS (when configured) is terminated before these servers: they get plain or TLS sockets alike.
@@ -59,26 +60,34 @@ export function createListener(limits: Limits, tls: TlsOptions | undefined, hand
     sessions.add(s);
     s.once("close", () => sessions.delete(s));
     s.on("error", (err) => logger.debug({ err: err.message }, "http2 session error"));
+    // Slowloris, idleness by open streams (not Node's activity timeout: PINGs would keep it open),
+    // and floods of PING/SETTINGS/RST_STREAM.
+    guardSession(s, limits, logger);
     if (closing) s.close();
   });
   h2.on("sessionError", (err) => logger.debug({ err: err.message }, "http2 session error"));
-  h2.setTimeout(limits.idleTimeoutMs);
   if (handlers.stream) interceptStreams(h2, handlers.stream);
 
   const h1 = http.createServer({
-    requestTimeout: 0,
+    requestTimeout: limits.requestTimeoutMs,
     headersTimeout: limits.headersTimeoutMs,
-    keepAliveTimeout: 5_000,
-    maxHeaderSize: 16 * 1024,
+    keepAliveTimeout: limits.idleTimeoutMs,
+    maxHeaderSize: limits.maxHeaderBytes,
+    // Node checks both timeouts only this often (30 s by default, which would triple a 10 s limit).
+    connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
   });
   h1.on("request", (req, res) => {
     if (closing) res.shouldKeepAlive = false;
     handlers.request(req, res);
   });
+  // Node enforces headersTimeout and requestTimeout from a timer it starts on 'listening', which a
+  // server fed through emit('connection') never sees: without this, slow requests were never cut.
+  h1.emit("listening");
   h1.on("upgrade", upgrade);
   h1.on("clientError", (err: NodeJS.ErrnoException, socket: net.Socket) => {
-    // Malformed HTTP/1.1 gets a 400 and a closed connection; nothing else is affected.
-    if (socket.writable && err.code !== "ECONNRESET") socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+    // Malformed HTTP/1.1 gets a 400 (a slow request 408, too large headers 431) and a closed
+    // connection; nothing else is affected.
+    if (socket.writable && err.code !== "ECONNRESET") socket.end(`HTTP/1.1 ${clientErrorStatus(err.code)}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     else socket.destroy();
   });
 
@@ -92,7 +101,11 @@ export function createListener(limits: Limits, tls: TlsOptions | undefined, hand
       handlers.connection?.(socket, socket.alpnProtocol === "h2" ? "h2-tls" : "h1-tls");
       (socket.alpnProtocol === "h2" ? h2 : h1).emit("connection", socket);
     });
-    secure.on("tlsClientError", (err) => logger.debug({ err: err.message }, "tls handshake failed"));
+    // A listener here takes over: without destroy() a handshake that times out leaves its socket open.
+    secure.on("tlsClientError", (err, socket) => {
+      logger.debug({ err: err.message }, "tls handshake failed");
+      socket.destroy();
+    });
     server = secure;
   } else {
     server = net.createServer({ pauseOnConnect: false }, (socket) => {
@@ -101,6 +114,16 @@ export function createListener(limits: Limits, tls: TlsOptions | undefined, hand
     });
   }
   server.maxConnections = limits.maxConnections > 0 ? limits.maxConnections : Infinity as unknown as number;
+  // Past maxConnections Node closes new sockets right after accepting them; logged at most once a second.
+  let dropped = 0;
+  let dropLogged = 0;
+  server.on("drop", () => {
+    dropped++;
+    if (Date.now() - dropLogged < 1000) return;
+    dropLogged = Date.now();
+    logger.warn({ dropped, maxConnections: limits.maxConnections }, "connection limit reached; connections dropped");
+    dropped = 0;
+  });
 
   function track(socket: net.Socket) {
     sockets.add(socket);
@@ -161,6 +184,7 @@ export function createListener(limits: Limits, tls: TlsOptions | undefined, hand
     async close(graceMs) {
       closing = true;
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      h1.close(); // stops its timeout checker; its idle keep-alive sockets close now
       for (const s of sessions) s.close();
       const deadline = Date.now() + graceMs;
       while (sockets.size > 0 && Date.now() < deadline) {
@@ -192,6 +216,13 @@ function drainUnreadBody(req: http2.Http2ServerRequest, maxDrain: number) {
     } else if (stream.isPaused()) stream.resume();
   });
   stream.resume();
+}
+
+// The status line for an HTTP/1.1 request Node's parser refused.
+function clientErrorStatus(code: string | undefined): string {
+  if (code === "ERR_HTTP_REQUEST_TIMEOUT") return "408 Request Timeout";
+  if (code === "HPE_HEADER_OVERFLOW") return "431 Request Header Fields Too Large";
+  return "400 Bad Request";
 }
 
 // Node's HTTP/1.1 server marks a socket with no request in flight through its parser state.
