@@ -67,6 +67,10 @@ export function openApiDocument(routes: readonly RestRoute[], comments: Comments
  * The OpenAPI path of a template. OpenAPI parameters cover one segment, so literal parts of a
  * variable's pattern move into the path: `/v1/{name=rooms/*}` becomes `/v1/rooms/{name}`, and the
  * server rebuilds name = "rooms/<value>" from the URL. Further wildcards get numbered names.
+ * A `**` is ONE parameter whose value may hold "/": OpenAPI clients (Swagger UI included) send it
+ * percent-encoded as one segment, and the server decodes a `**` that matched one segment whole,
+ * "%2F" included (see extractVariables), so `/v1/{name=files/**}` is `/v1/files/{name}` and
+ * name = "dir/a.txt" arrives as files/dir/a.txt.
  */
 export function openApiPath(route: RestRoute, comments: Comments = new Map()): { path: string; params: Schema[] } {
   const t = route.template;
@@ -88,7 +92,12 @@ export function openApiPath(route: RestRoute, comments: Comments = new Map()): {
     const pattern = v ? printSegments(route, v.start, v.end) : s.kind === "deep" ? "**" : "*";
     const leaf = v ? route.pathFields[t.variables.indexOf(v)].path.at(-1) : undefined;
     const comment = leaf ? comments.get(`${leaf.parent.typeName}.${leaf.name}`) : undefined;
-    const shape = pattern === "*" ? "" : `Part of ${base} = "${pattern}"${s.kind === "deep" ? " (the rest of the path; may contain /)" : ""}`;
+    const shape =
+      pattern === "*"
+        ? ""
+        : s.kind === "deep"
+          ? `The rest of ${base} = "${pattern}": any path, "/" allowed (e.g. "dir/a.txt").`
+          : `Part of ${base} = "${pattern}".`;
     const description = v ? [comment, shape].filter(Boolean).join(" ") || base : "Any segment";
     params.push({ name, in: "path", required: true, description, schema: { type: "string" } });
   }

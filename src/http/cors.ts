@@ -60,8 +60,6 @@ export function originMatcher(allowed: readonly string[]): (origin: string) => b
   };
 }
 
-const METHODS = [...new Set([...connectCors.allowedMethods, "GET", "POST", "PUT", "PATCH", "DELETE"])].join(", ");
-
 /**
  * CORS as the FIRST feature: answers preflight requests for RPC (Connect, gRPC-Web) and REST paths,
  * and adds the allow headers to actual cross-origin requests from allowed origins before passing them on.
@@ -71,12 +69,17 @@ export function corsFeature(ctx: ServerContext): Feature {
   const allowed = originMatcher(opts.allowedOrigins);
   const star = opts.allowedOrigins.includes("*");
   const exposed = [...connectCors.exposedHeaders, ...opts.exposedHeaders].join(", ");
-  const knownPath = (path: string): boolean => {
-    if (ctx.registry.lookup(path)) return true;
+  // The methods a preflight may allow at a path: Connect's and gRPC-Web's for an RPC path, the
+  // HttpRule methods (and HEAD wherever GET is) for a REST path; none for a path nobody serves.
+  const methodsAt = (path: string, requested: string): string[] => {
+    if (ctx.registry.lookup(path)) return [...connectCors.allowedMethods];
     const split = splitPath(path);
-    if (typeof split === "string") return false;
-    const m = restRoutes(ctx.registry).trie.lookup("OPTIONS", split.decoded);
-    return m.route !== undefined || m.allowed.length > 0;
+    if (typeof split === "string") return [];
+    const methods = restRoutes(ctx.registry).trie.methodsAt(split.decoded);
+    if (methods.includes("GET")) methods.push("HEAD");
+    // custom {kind: "*"} takes any method, so it allows the one asked for.
+    if (methods.includes("*")) methods.push(requested);
+    return [...new Set(methods.filter((m) => m !== "*"))].sort();
   };
   return {
     name: "cors",
@@ -86,14 +89,16 @@ export function corsFeature(ctx: ServerContext): Feature {
       const preflight = req.method === "OPTIONS" && req.headers["access-control-request-method"] !== undefined;
       const ok = allowed(origin);
       if (preflight) {
-        if (!knownPath(pathOf(req.url))) return false;
+        const requested = String(req.headers["access-control-request-method"]);
+        const methods = methodsAt(pathOf(req.url), requested);
+        if (methods.length === 0) return false;
         if (!ok) {
           sendJson(res, 403, { code: 7, message: `origin ${origin.slice(0, 200)} is not allowed; configure cors.allowedOrigins`, details: [] }, { vary: "Origin" });
           return true;
         }
         const headers: Record<string, string> = {
           "access-control-allow-origin": star && !opts.allowCredentials ? "*" : origin,
-          "access-control-allow-methods": METHODS,
+          "access-control-allow-methods": methods.join(", "),
           "access-control-allow-headers": String(req.headers["access-control-request-headers"] ?? connectCors.allowedHeaders.join(", ")),
           "access-control-max-age": String(opts.maxAgeSeconds),
           vary: "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",

@@ -6,6 +6,7 @@ import type { Feature, ServerContext } from "../server.js";
 import type { NodeRequest, NodeResponse } from "../http/types.js";
 import { RestError } from "./errors.js";
 import { headerAllowlist, parseTimeout, requestMetadata, responseHeaders, TRAILER_PREFIX } from "./headers.js";
+import { headOfStream, withHead } from "./head.js";
 import { splitPath, type SplitPath } from "./path.js";
 import { readBody } from "./read-body.js";
 import { renderError, renderMessage } from "./render.js";
@@ -86,12 +87,14 @@ export function restFeature(ctx: ServerContext): Feature {
         return;
       }
       const messages = ctx.pipeline.stream(m, call, single(input))[Symbol.asyncIterator]();
+      const format = streamFormat(req.headers.accept);
+      if (req.method === "HEAD") return await headOfStream(res, m.method.output, messages, format, () => responseHeaders({}, responseHeadersOf(call, "header")), types);
       const trailers = () => {
         const t: Record<string, string> = {};
         responseHeadersOf(call, "trailer")?.forEach((v, k) => (t[TRAILER_PREFIX + k] = v));
         return t;
       };
-      await writeStream(res, m.method.output, messages, streamFormat(req.headers.accept), () => responseHeaders({}, responseHeadersOf(call, "header")), trailers, types);
+      await writeStream(res, m.method.output, messages, format, () => responseHeaders({}, responseHeadersOf(call, "header")), trailers, types);
     } finally {
       res.off("close", onClose);
       call.abort();
@@ -112,7 +115,7 @@ export function restFeature(ctx: ServerContext): Feature {
         fail(res, new RestError(split, Code.InvalidArgument));
         return true;
       }
-      const match = trie.lookup(req.method ?? "GET", split.decoded);
+      const match = withHead(req.method ?? "GET", (method) => trie.lookup(method, split.decoded));
       if (!match.route) {
         if (match.allowed.length > 0) {
           fail(res, new RestError(`${req.method} is not allowed on ${rawPath.slice(0, 200)}; allowed: ${match.allowed.join(", ")}`, Code.Unimplemented, 405, { allow: match.allowed.join(", ") }));

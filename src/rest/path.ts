@@ -20,16 +20,23 @@ export function splitPath(path: string): SplitPath | string {
         return `invalid percent-encoding in path segment "${s.slice(0, 64)}"`;
       }
     }
-    // "." and ".." never name a resource; refusing them stops path traversal through a proxy or a handler.
-    if (d === "." || d === "..") return `path segment "${d}" is not allowed`;
+    // "." and ".." never name a resource; refusing them stops path traversal through a proxy or a
+    // handler. A `**` value may turn "%2F" into "/" (see extractVariables), so the pieces between
+    // encoded slashes are held to the same rule.
+    if (d === "." || d === ".." || (d !== s && d.includes("/") && d.split("/").some(isDot))) return `path segment "${d.slice(0, 64)}" is not allowed: "." and ".." cannot be path segments`;
     decoded[i] = d;
   }
   return { raw, decoded };
 }
 
 /**
- * The values of a template's variables in a matched path, decoded as the spec says: a single-segment
- * variable is fully percent-decoded, a multi-segment one keeps "%2F" encoded so it stays one segment.
+ * The values of a template's variables in a matched path. As google/api/http.proto says, a
+ * single-segment variable is fully percent-decoded, and a multi-segment one is decoded except for
+ * "%2F", which a client that expands it as `{+var}` only sends as data inside one segment.
+ * One case is read the other way: a `**` that matched exactly ONE segment is fully decoded, "%2F"
+ * becoming "/". That is how OpenAPI clients send a parameter holding "/" (OpenAPI 3.1 path
+ * parameters cannot carry a raw "/", so Swagger UI, generated SDKs and encodeURIComponent all send
+ * "%2F"), and /openapi.json documents each `**` as one such parameter.
  */
 export function extractVariables(t: Template, path: SplitPath): Array<[string[], string]> {
   const raw = path.raw.slice();
@@ -45,15 +52,17 @@ export function extractVariables(t: Template, path: SplitPath): Array<[string[],
       out.push([v.fieldPath, safeDecode(raw[v.start])]);
       continue;
     }
+    const deep = t.segments[v.end - 1].kind === "deep";
     const end = v.end === t.segments.length ? raw.length : v.end;
-    const value = raw
-      .slice(v.start, end)
-      .map((s) => s.split(/%2F/i).map(safeDecode).join("%2F"))
-      .join("/");
+    const parts = raw.slice(v.start, end);
+    // The `**` is the variable's last template segment; it matched one segment when the raw path ends right after it.
+    const wholeTail = deep && end - (v.end - 1) === 1;
+    const value = parts.map((s, i) => (wholeTail && i === parts.length - 1 ? safeDecode(s) : s.split(/%2F/i).map(safeDecode).join("%2F"))).join("/");
     out.push([v.fieldPath, value]);
   }
   return out;
 }
 
+const isDot = (s: string) => s === "." || s === "..";
 // splitPath has already checked the encoding of every segment.
 const safeDecode = (s: string) => (s.includes("%") ? decodeURIComponent(s) : s);

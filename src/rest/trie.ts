@@ -18,6 +18,9 @@ interface Node<R> {
   leaves: Map<string, Map<string, R>>;
 }
 
+// Not an HTTP method (methods are tokens): a lookup with it collects the methods of every match.
+const ALL = "";
+
 const node = <R>(): Node<R> => ({ literals: new Map(), leaves: new Map() });
 
 /**
@@ -70,6 +73,12 @@ export class RouteTrie<R extends TrieRoute> {
     return { allowed: [...allowed].sort() };
   }
 
+  /** Every HTTP method with a route at these decoded segments ("*" for a custom kind that takes any). */
+  methodsAt(segments: string[]): string[] {
+    const m = this.lookup(ALL, segments);
+    return "allowed" in m ? m.allowed : [];
+  }
+
   private search(n: Node<R>, segs: string[], i: number, verb: string, method: string, allowed: Set<string>): R | undefined {
     if (i === segs.length) {
       const found = this.leaf(n, verb, method, allowed);
@@ -93,7 +102,7 @@ export class RouteTrie<R extends TrieRoute> {
     const byMethod = n.leaves.get(verb);
     if (!byMethod) return undefined;
     // custom {kind: "*"} takes every method.
-    const r = byMethod.get(method) ?? byMethod.get("*");
+    const r = method === ALL ? undefined : (byMethod.get(method) ?? byMethod.get("*"));
     if (r) return r;
     for (const m of byMethod.keys()) allowed.add(m);
     return undefined;

@@ -51,6 +51,11 @@ describe("GET /openapi.json", () => {
     assert.ok(doc.paths["/v1/downloads/{name}"].get.responses["200"].content?.["*/*"]);
     assert.ok(doc.paths["/v1/rooms/{name}:archive"].post, "{name=rooms/*}:archive becomes /v1/rooms/{name}:archive");
     assert.ok(doc.paths["/v1/projects/{name}/files/{name_2}"].get);
+    // additional_bindings {get: "/v1/{name=files/**}"}: its own operation, the ** ONE parameter that may hold "/".
+    const files = doc.paths["/v1/files/{name}"].get;
+    assert.equal(files.operationId, "oneport.testing.v1.TranscodingService.GetFile_1");
+    assert.deepEqual(files.parameters.map((p) => [p.name, p.in]), [["name", "path"]]);
+    assert.match(files.parameters[0].description ?? "", /The rest of name = "files\/\*\*": any path, "\/" allowed/);
     assert.equal((doc.paths["/v1/echo:search"] as Record<string, unknown>)["x-custom-method-search"] !== undefined, true, "custom methods live in an extension");
     const stream = doc.paths["/v1/hello/{name}/stream"].get.responses["200"].content ?? {};
     assert.deepEqual(Object.keys(stream).sort(), ["application/x-ndjson", "text/event-stream"]);

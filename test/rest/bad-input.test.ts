@@ -56,6 +56,12 @@ describe("REST rejects bad paths and bodies with a clear 4xx", () => {
     });
   }
 
+  for (const p of ["/v1/files/..%2F..%2Fetc%2Fpasswd", "/v1/projects/p/files/a%2F.%2Fb", "/v1/hello/%2e%2e%2fx"]) {
+    it(`rejects the path traversal attempt ${p} hidden behind encoded slashes`, async () => {
+      assertStatus(await raw(url, "GET", p), 400, Code.InvalidArgument, /path segment ".*" is not allowed: "." and ".." cannot be path segments/);
+    });
+  }
+
   it("rejects an invalid JSON body", async () => {
     assertStatus(await raw(url, "POST", "/v1/echo", { headers: json, body: "{not json" }), 400, Code.InvalidArgument, /invalid JSON body/);
   });

@@ -2,10 +2,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { resolveCorsOptions } from "../../src/http/cors.js";
+import { exampleService } from "../../src/services/example.js";
 import { startServer } from "../support/server.js";
 import { raw } from "./support.js";
+import { transcodingService } from "./transcoding-service.js";
 
-const open = await startServer({ cors: { allowedOrigins: ["https://app.example.com", "https://*.example.org"], maxAgeSeconds: 600 } });
+const open = await startServer({ services: [exampleService(), transcodingService()], cors: { allowedOrigins: ["https://app.example.com", "https://*.example.org"], maxAgeSeconds: 600 } });
 const closed = await startServer();
 
 const preflight = (url: string, path: string, origin: string, method = "POST", headers = "content-type") =>
@@ -25,6 +27,20 @@ describe("CORS", () => {
       assert.equal(a.headers["access-control-allow-headers"], headers);
       assert.equal(a.headers["access-control-max-age"], "600");
       assert.match(String(a.headers.vary), /Origin/);
+    });
+  }
+
+  for (const [path, method, methods] of [
+    ["/v1/hello/Bob", "GET", "GET, HEAD"],
+    ["/v1/hello/Bob", "HEAD", "GET, HEAD"],
+    ["/v1/echo/x", "PUT", "DELETE, GET, HEAD, PATCH, PUT"],
+    ["/v1/echo:search", "SEARCH", "SEARCH"],
+    ["/example.ExampleService/SayHello", "POST", "POST, GET"],
+  ]) {
+    it(`allows exactly the methods served at ${path} (${methods}) in a ${method} preflight`, async () => {
+      const a = await preflight(open.url, path, "https://app.example.com", method);
+      assert.equal(a.status, 204);
+      assert.equal(a.headers["access-control-allow-methods"], methods);
     });
   }
 

@@ -98,7 +98,16 @@ const cases: Case[] = [
   { name: "a custom verb kind SEARCH with a :verb path", method: "SEARCH", path: "/v1/echo:search?id=q1", connect: () => echo({ id: "q1" }), out: EchoResponseSchema },
   { name: "a ** template", method: "GET", path: "/v1/projects/p1/files/a/b/c.txt", connect: () => t.getFile({ name: "projects/p1/files/a/b/c.txt" }), out: FileSchema },
   { name: "a ** template matching zero segments", method: "GET", path: "/v1/projects/p1/files", connect: () => t.getFile({ name: "projects/p1/files" }), out: FileSchema },
-  { name: "a ** variable keeps %2F encoded", method: "GET", path: "/v1/projects/p%201/files/a%2Fb/c", connect: () => t.getFile({ name: "projects/p 1/files/a%2Fb/c" }), out: FileSchema },
+  { name: "a ** variable over several segments keeps %2F encoded (http.proto)", method: "GET", path: "/v1/projects/p%201/files/a%2Fb/c", connect: () => t.getFile({ name: "projects/p 1/files/a%2Fb/c" }), out: FileSchema },
+  {
+    name: "a ** that matched one segment decoded whole, %2F as / (how OpenAPI clients send it)",
+    method: "GET",
+    path: "/v1/projects/p1/files/dir%2Fsub%20dir%2Fa.txt",
+    connect: () => t.getFile({ name: "projects/p1/files/dir/sub dir/a.txt" }),
+    out: FileSchema,
+  },
+  { name: "additional_bindings: /v1/{name=files/**}", method: "GET", path: "/v1/files/dir/a.txt", connect: () => t.getFile({ name: "files/dir/a.txt" }), out: FileSchema },
+  { name: "/v1/{name=files/**} with the rest of the path as one encoded segment", method: "GET", path: "/v1/files/dir%2Fa.txt", connect: () => t.getFile({ name: "files/dir/a.txt" }), out: FileSchema },
   { name: "a {name=rooms/*} template", method: "GET", path: "/v1/rooms/r1", connect: () => t.getRoom({ name: "rooms/r1" }), out: RoomSchema },
   {
     name: "a :verb suffix on a template variable",
@@ -177,11 +186,11 @@ describe("REST errors match Connect codes and grpc-gateway HTTP statuses", () =>
   it("answers 405 with Allow when the path exists for other methods", async () => {
     const a = await raw(url, "POST", "/v1/hello/Bob");
     assertStatus(a, 405, Code.Unimplemented, /POST is not allowed/);
-    assert.equal(a.headers.allow, "GET");
+    assert.equal(a.headers.allow, "GET, HEAD");
     // POST archives the room; GET reads a room named "rooms/r1:archive" (the colon is then part of the name).
     const b = await raw(url, "PUT", "/v1/rooms/r1:archive");
     assert.equal(b.status, 405);
-    assert.equal(b.headers.allow, "GET, POST");
+    assert.equal(b.headers.allow, "GET, HEAD, POST");
     const c = await raw(url, "GET", "/v1/echo");
     assert.equal(c.headers.allow, "POST");
   });
