@@ -6,7 +6,8 @@ import { authInterceptor, DEV_CHAT_TOKENS } from "./core/auth.js";
 import { ChatService } from "./gen/chat/v1/chat_pb.js";
 import { playgroundFeature } from "./playground/feature.js";
 import { createChat } from "./services/chat.js";
-import { createBroker } from "./pubsub/select.js";
+import { brokerKind, createBroker } from "./pubsub/select.js";
+import { instrumentBroker } from "./observability/broker.js";
 import { createLogger } from "./log.js";
 import { createServer } from "./server.js";
 import { exampleService } from "./services/example.js";
@@ -30,12 +31,13 @@ if (cfg.workers > 1 && !isClusterWorker()) {
 }
 const logger = isClusterWorker() ? rootLogger.child({ worker: workerId(), pid: process.pid }) : rootLogger;
 // Redis with REDIS_URL, else the primary's relay in a worker, else memory: services see only Broker.
-const broker = await createBroker({ redisUrl: cfg.redisUrl, logger });
+const broker = instrumentBroker(await createBroker({ redisUrl: cfg.redisUrl, logger }), brokerKind({ redisUrl: cfg.redisUrl })); // counted for /metrics
 const chat = createChat(broker);
 if (cfg.devChatTokens) logger.warn({ tokens: DEV_CHAT_TOKENS }, "chat uses the well-known dev tokens: set CHAT_TOKENS (or --chat-tokens) before exposing this server");
 const server = createServer({
   ...cfg.server,
   logger,
+  metrics: { ...cfg.server.metrics, brokers: [broker] },
   services: [exampleService(), chat.service],
   interceptors: [authInterceptor({ tokens: cfg.chatTokens, services: [ChatService.typeName] })],
   // The playground offers tokens to visitors only when they are the public dev tokens anyway.
