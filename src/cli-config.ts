@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import type { ServerOptions } from "./config.js";
+import { authFlags, authFromCli, authUsage } from "./auth/cli.js";
 import { metricsFlags, metricsFromCli, metricsUsage } from "./observability/cli.js";
 import { DEV_CHAT_TOKENS, parseTokens } from "./core/auth.js";
 
@@ -23,7 +24,7 @@ Options (each also read from the environment variable in brackets; flags win):
   --redis-url URL     share chat rooms between instances via Redis  [REDIS_URL, unset = in memory]
   --chat-tokens LIST  chat tokens as name:token,name2:token2       [CHAT_TOKENS, default: dev tokens
                       alice:alice-token,bob:bob-token, for local use only]
-${metricsUsage}  -h, --help          show this text
+${metricsUsage}${authUsage}  -h, --help          show this text
 `;
 
 /** The CLI's settings once parsed and validated. */
@@ -61,6 +62,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliConfig {
         "redis-url": { type: "string" },
         "chat-tokens": { type: "string" },
         ...metricsFlags,
+        ...authFlags,
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -122,6 +124,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliConfig {
       host: pick("host", "HOST") ?? "127.0.0.1",
       tls: cert && key ? { cert: read(cert, "certificate"), key: read(key, "key") } : undefined,
       limits,
+      auth: authFromCli(pick, values["ws-require-auth"], env, chatTokens),
       metrics: metricsFromCli(pick),
     },
   };

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { resolveWsOptions, type WsOptions } from "./ws/options.js";
 import { resolveRestOptions, type RestOptions } from "./rest/options.js";
 import { resolveCorsOptions, type CorsOptions } from "./http/cors.js";
+import { resolveAuthOptions, type AuthOptions, type ResolvedAuthOptions } from "./auth/options.js";
 import { resolveMetricsOptions, resolveTracingOptions, type MetricsOptions, type TracingOptions } from "./observability/options.js";
 import type { Feature, ServerContext } from "./server.js";
 
@@ -80,6 +81,8 @@ export interface ServerOptions {
   tracing: Partial<TracingOptions>;
   /** Extra features (pages, health bindings, ...), built with the server's context; asked after the built-in ones. */
   features: Array<(ctx: ServerContext) => Feature>;
+  /** Authentication and per-method authorization on every protocol (see AuthOptions, docs/auth.md); absent = no auth layer. */
+  auth?: AuthOptions;
 }
 
 /** Default limits: generous for real traffic, closed against abuse. */
@@ -100,7 +103,8 @@ export const defaultLimits: Limits = {
 };
 
 /** Validated, defaulted options as the server uses them. */
-export interface ResolvedOptions extends Omit<ServerOptions, "limits" | "ws" | "rest" | "cors" | "metrics" | "tracing"> {
+export interface ResolvedOptions extends Omit<ServerOptions, "auth" | "limits" | "ws" | "rest" | "cors" | "metrics" | "tracing"> {
+  auth?: ResolvedAuthOptions;
   limits: Limits;
   ws: WsOptions;
   rest: RestOptions;
@@ -141,6 +145,7 @@ export function resolveOptions(opts: Partial<ServerOptions>): ResolvedOptions {
     ws: resolveWsOptions(opts.ws),
     rest: resolveRestOptions(opts.rest),
     cors: resolveCorsOptions(opts.cors),
+    auth: opts.auth ? resolveAuthOptions(opts.auth, opts.logger) : undefined,
     metrics: resolveMetricsOptions(opts.metrics),
     tracing: resolveTracingOptions(opts.tracing),
     features: opts.features ?? [],

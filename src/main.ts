@@ -2,8 +2,7 @@
 import { parseCli, usage } from "./cli-config.js";
 import { isClusterWorker, onPrimaryShutdown, reportListening, runPrimary, workerId } from "./cluster.js";
 import { defaultLimits } from "./config.js";
-import { authInterceptor, DEV_CHAT_TOKENS } from "./core/auth.js";
-import { ChatService } from "./gen/chat/v1/chat_pb.js";
+import { DEV_CHAT_TOKENS } from "./auth/static.js";
 import { playgroundFeature } from "./playground/feature.js";
 import { createChat } from "./services/chat.js";
 import { brokerKind, createBroker } from "./pubsub/select.js";
@@ -39,7 +38,6 @@ const server = createServer({
   logger,
   metrics: { ...cfg.server.metrics, brokers: [broker] },
   services: [exampleService(), chat.service],
-  interceptors: [authInterceptor({ tokens: cfg.chatTokens, services: [ChatService.typeName] })],
   // The playground offers tokens to visitors only when they are the public dev tokens anyway.
   features: [chat.feature, playgroundFeature({ devTokens: cfg.devChatTokens ? cfg.chatTokens : undefined })],
 });

@@ -20,6 +20,7 @@ import { unknownRpcFeature } from "./rpc/unknown.js";
 import { corsFeature } from "./http/cors.js";
 import { restFeature } from "./rest/feature.js";
 import { docsFeature } from "./docs/feature.js";
+import { Auth } from "./auth/auth.js";
 import { metricsFeature } from "./observability/endpoint.js";
 import { ServerMetrics } from "./observability/metrics.js";
 import { tracingInterceptor } from "./observability/tracing.js";
@@ -32,6 +33,8 @@ export interface ServerContext {
   readonly logger: Logger;
   readonly health: HealthState;
   readonly shutdownSignal: AbortSignal;
+  /** The auth layer when ServerOptions.auth is set: edges (WebSocket upgrade, REST) ask it before they start a call. */
+  readonly auth?: Auth;
   /** The server's metrics (options.metrics); undefined when they are disabled. */
   readonly metrics?: ServerMetrics;
 }
@@ -76,9 +79,12 @@ export function createServer(opts: Partial<ServerOptions> = {}): OneportServer {
   // Tracing and metrics outermost, then logging (they all see the final code), then the error guard
   // around user interceptors and services.
   const observers = [...(options.tracing.enabled ? [tracingInterceptor(options.tracing)] : []), ...(metrics ? [metrics.interceptor] : [])];
-  const interceptors = [...observers, loggingInterceptor(logger), errorInterceptor(logger), ...options.interceptors];
+  // Auth after the error guard (its refusals are deliberate ConnectErrors), before the user's interceptors (they see the Principal).
+  const auth = options.auth ? new Auth(options.auth, logger) : undefined;
+  auth?.warnUnused(registry.methods().map((m) => m.path.slice(1)));
+  const interceptors = [...observers, loggingInterceptor(logger), errorInterceptor(logger), ...(auth ? [auth.interceptor()] : []), ...options.interceptors];
   const pipeline = new Pipeline(interceptors, shutdown.signal, options.limits.maxTimeoutMs, options.limits.unaryTimeoutMs);
-  const context: ServerContext = { options, registry, pipeline, logger, health, shutdownSignal: shutdown.signal, metrics };
+  const context: ServerContext = { options, registry, pipeline, logger, health, shutdownSignal: shutdown.signal, auth, metrics };
 
   // Order matters: the first feature that takes a request serves it.
   const features: Feature[] = [

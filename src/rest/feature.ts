@@ -55,6 +55,9 @@ export function restFeature(ctx: ServerContext): Feature {
       timeoutMs = parseTimeout(th);
       if (timeoutMs === undefined) throw new RestError(`header ${rest.deadlineHeader}: "${th.slice(0, 32)}" is not a timeout like "5S" or "250m"`, Code.InvalidArgument);
     }
+    // Auth before the body is read, and before an SSE stream opens (its client gets a plain 401).
+    const gate = ctx.auth ? await ctx.auth.rest(m.path.slice(1), req, query) : undefined;
+    if (gate) query = gate.query;
     let body: RawBody | undefined;
     if (route.body !== "") {
       body = { bytes: await readBody(req, limits.maxMessageBytes), contentType: String(req.headers["content-type"] ?? "") };
@@ -66,6 +69,7 @@ export function restFeature(ctx: ServerContext): Feature {
       url: req.url ?? "/",
       requestHeader: requestMetadata(req.headers, allowed),
       timeoutMs,
+      contextValues: gate?.values,
     });
     // A bound method rather than an arrow: no per-call closure naming under tsx's keepNames.
     const onClose = call.abort.bind(call, undefined);

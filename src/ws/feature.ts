@@ -73,13 +73,20 @@ export function wsFeature(ctx: ServerContext): Feature {
         refuseUpgrade(socket, verdict.status, { code: verdict.code, message: verdict.message });
         return true;
       }
-      const secure = "encrypted" in socket && socket.encrypted === true;
-      const url = `${secure ? "wss" : "ws"}://${req.headers.host ?? "localhost"}${req.url ?? opts.path}`;
-      const headers = callHeaders(req.headers);
-      wss.handleUpgrade(req, socket, head, (ws) => {
-        if (closing) return ws.close(1001, "server shutting down");
-        sessions.add(new Session(ws, env, { headers, url }, verdict.format));
-      });
+      const accept = (authorization?: string) => {
+        const secure = "encrypted" in socket && socket.encrypted === true;
+        const url = `${secure ? "wss" : "ws"}://${req.headers.host ?? "localhost"}${req.url ?? opts.path}`;
+        const headers = callHeaders(req.headers);
+        // A token from the subprotocol, cookie or query becomes the calls' Authorization (frames may override it).
+        if (authorization !== undefined) headers.set("authorization", authorization);
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          if (closing) return ws.close(1001, "server shutting down");
+          sessions.add(new Session(ws, env, { headers, url }, verdict.format));
+        });
+      };
+      // Credentials presented at the upgrade are verified before it completes (src/auth/auth.ts); bad ones get 401.
+      if (!ctx.auth) accept();
+      else ctx.auth.upgrade(req).then((g) => ("status" in g ? refuseUpgrade(socket, g.status, g.body, g.headers) : accept(g.authorization)), () => socket.destroy());
       return true;
     },
     async close() {

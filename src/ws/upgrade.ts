@@ -23,7 +23,8 @@ export function checkUpgrade(headers: IncomingHttpHeaders, state: UpgradeState):
   if (state.connections >= state.maxConnections) {
     return { status: 503, code: "unavailable", message: `too many WebSocket connections (limit ${state.maxConnections}); try again later` };
   }
-  const offered = (headers["sec-websocket-protocol"] ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+  // "oneport.bearer.<token>" carries a token (src/auth), not a format: it is never chosen.
+  const offered = (headers["sec-websocket-protocol"] ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "" && !s.startsWith("oneport.bearer."));
   if (offered.length === 0) return { format: "json" };
   for (const p of offered) {
     if (p === subprotocols.json) return { format: "json", subprotocol: p };
@@ -51,11 +52,12 @@ export function originAllowed(origin: string | undefined, host: string | undefin
   }
 }
 
-/** Answers a refused upgrade with a small JSON body and closes the socket. */
-export function refuseUpgrade(socket: Duplex, status: number, body: { code: string; message: string }): void {
-  const text = JSON.stringify(body);
+/** Answers a refused upgrade with a small JSON body (an object, or already JSON text) and closes the socket. */
+export function refuseUpgrade(socket: Duplex, status: number, body: { code: string; message: string } | string, headers: Record<string, string> = {}): void {
+  const text = typeof body === "string" ? body : JSON.stringify(body);
+  const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
   socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\nconnection: close\r\ncontent-type: application/json\r\n` +
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\nconnection: close\r\ncontent-type: application/json\r\n${extra}` +
       `content-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
   );
 }
