@@ -5,6 +5,7 @@ import type { ServerOptions } from "./config.js";
 import { authFlags, authFromCli, authUsage } from "./auth/cli.js";
 import { metricsFlags, metricsFromCli, metricsUsage } from "./observability/cli.js";
 import { DEV_CHAT_TOKENS, parseTokens } from "./core/auth.js";
+import { limitFlags, limitsFromCli, limitsUsage } from "./cli-limits.js";
 
 /** Usage text of `npx tsx src/main.ts --help`. */
 export const usage = `Usage: npx tsx src/main.ts [options]
@@ -24,7 +25,7 @@ Options (each also read from the environment variable in brackets; flags win):
   --redis-url URL     share chat rooms between instances via Redis  [REDIS_URL, unset = in memory]
   --chat-tokens LIST  chat tokens as name:token,name2:token2       [CHAT_TOKENS, default: dev tokens
                       alice:alice-token,bob:bob-token, for local use only]
-${metricsUsage}${authUsage}  -h, --help          show this text
+${metricsUsage}${authUsage}${limitsUsage}  -h, --help          show this text
 `;
 
 /** The CLI's settings once parsed and validated. */
@@ -63,6 +64,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliConfig {
         "chat-tokens": { type: "string" },
         ...metricsFlags,
         ...authFlags,
+        ...limitFlags,
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -91,7 +93,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliConfig {
       throw new Error(`cannot read the TLS ${what} "${file}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
   };
-  const limits: Record<string, number> = {};
+  const fromFlags = limitsFromCli(pick);
+  const limits: Record<string, number> = { ...fromFlags.limits };
   const maxMessageBytes = int("max-message-bytes", "MAX_MESSAGE_BYTES", 1, 2 ** 31 - 1);
   if (maxMessageBytes !== undefined) limits.maxMessageBytes = maxMessageBytes;
   const shutdownTimeoutMs = int("shutdown-timeout-ms", "SHUTDOWN_TIMEOUT_MS", 0, 3_600_000);
@@ -124,6 +127,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliConfig {
       host: pick("host", "HOST") ?? "127.0.0.1",
       tls: cert && key ? { cert: read(cert, "certificate"), key: read(key, "key") } : undefined,
       limits,
+      ws: fromFlags.ws,
       auth: authFromCli(pick, values["ws-require-auth"], env, chatTokens),
       metrics: metricsFromCli(pick),
     },

@@ -1,0 +1,91 @@
+// Limits an attacker runs into head first: connections, header size, and the settings that set them
+// (options validation, CLI flags and environment).
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import WebSocket from "ws";
+import { parseCli, usage } from "../../src/cli-config.js";
+import { defaultLimits, resolveOptions } from "../../src/config.js";
+import { startServer } from "../support/server.js";
+import { eventually, probe, RawConn, serverSockets } from "./support.js";
+
+describe("maxConnections", { timeout: 30_000 }, async () => {
+  const { url, port } = await startServer({ limits: { maxConnections: 5 } });
+
+  it("drops connections past the limit at once and serves again when the attacker leaves", async () => {
+    const held = await Promise.all(Array.from({ length: 5 }, () => RawConn.open(port)));
+    await eventually(() => serverSockets(port) === 5, "the server holds the attacker's 5 connections");
+    const extra = await Promise.all(Array.from({ length: 10 }, () => RawConn.open(port)));
+    await Promise.all(extra.map((c) => c.untilClosed()));
+    assert.ok(held.every((c) => !c.closed), "the connections within the limit are kept");
+    for (const c of held) c.socket.destroy();
+    await eventually(() => serverSockets(port) === 0, "the attacker's connections are gone");
+    await probe(url, "after");
+  });
+});
+
+describe("maxHeaderBytes", { timeout: 30_000 }, async () => {
+  const { url, port } = await startServer({ limits: { maxHeaderBytes: 2048 } });
+
+  it("answers HTTP/1.1 headers past the limit with 431 and closes only that connection", async () => {
+    const c = await RawConn.open(port);
+    c.write(`GET /healthz HTTP/1.1\r\nhost: x\r\nx-big: ${"a".repeat(4096)}\r\n\r\n`);
+    await c.untilClosed();
+    assert.match(c.data, /^HTTP\/1\.1 431 /);
+    await probe(url, "after");
+  });
+
+  it("refuses a WebSocket upgrade with headers past the limit with 431", async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { headers: { "x-big": "a".repeat(4096) } });
+      ws.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on("open", () => reject(new Error("upgraded")));
+      ws.on("error", () => {});
+    });
+    assert.equal(status, 431);
+  });
+
+  it("serves headers within the limit", async () => {
+    const c = await RawConn.open(port);
+    c.write(`GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\nx-ok: ${"a".repeat(1024)}\r\n\r\n`);
+    await c.untilClosed();
+    assert.match(c.data, /^HTTP\/1\.1 200 /);
+  });
+});
+
+describe("limit settings", () => {
+  it("has safe defaults for every limit", () => {
+    const l = resolveOptions({}).limits;
+    assert.deepEqual(l, defaultLimits);
+    assert.ok(l.headersTimeoutMs > 0 && l.requestTimeoutMs >= l.headersTimeoutMs && l.maxConnections > 0 && l.http2ControlFrameRate > 0);
+  });
+
+  it("refuses limits that would switch a protection off or contradict another", () => {
+    assert.throws(() => resolveOptions({ limits: { headersTimeoutMs: 0 } }), /headersTimeoutMs must be at least 1/);
+    assert.throws(() => resolveOptions({ limits: { maxHeaderBytes: 0 } }), /maxHeaderBytes must be at least 1/);
+    assert.throws(() => resolveOptions({ limits: { headersTimeoutMs: 5000, requestTimeoutMs: 1000 } }), /requestTimeoutMs \(1000\) must be 0 or at least headersTimeoutMs/);
+    assert.throws(() => resolveOptions({ limits: { idleTimeoutMs: -1 } }), /non-negative integer/);
+  });
+
+  it("reads every limit from a flag or the environment, flags first", () => {
+    const cfg = parseCli(
+      ["--headers-timeout-ms", "3000", "--max-header-bytes", "8192", "--http2-control-frame-rate", "50", "--ws-max-streams-per-connection", "16"],
+      { REQUEST_TIMEOUT_MS: "60000", HEADERS_TIMEOUT_MS: "9999", MAX_CONNECTIONS: "100", WS_MAX_BUFFERED_BYTES: "65536" },
+    );
+    assert.equal(cfg.server.limits?.headersTimeoutMs, 3000);
+    assert.equal(cfg.server.limits?.requestTimeoutMs, 60000);
+    assert.equal(cfg.server.limits?.maxHeaderBytes, 8192);
+    assert.equal(cfg.server.limits?.maxConnections, 100);
+    assert.equal(cfg.server.limits?.http2ControlFrameRate, 50);
+    assert.deepEqual(cfg.server.ws, { maxStreamsPerConnection: 16, maxBufferedBytes: 65536 });
+    assert.throws(() => parseCli(["--idle-timeout-ms", "soon"], {}), /--idle-timeout-ms \(IDLE_TIMEOUT_MS\) must be an integer/);
+  });
+
+  it("lists every limit in --help with its variable and default", () => {
+    for (const k of Object.keys(defaultLimits)) {
+      const flag = k.replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLowerCase();
+      assert.match(usage, new RegExp(`--${flag} N`), `--help lists --${flag}`);
+    }
+    assert.match(usage, /--headers-timeout-ms N\n.*\[HEADERS_TIMEOUT_MS, default 10000\]/);
+    assert.match(usage, /--ws-max-streams-per-connection N/);
+  });
+});
