@@ -66,8 +66,9 @@ export function serveConnect(env: RpcEnv, m: RegisteredMethod, ex: Exchange, typ
     let bytes: Uint8Array;
     try {
       bytes = type.query.get("base64") === "1" ? base64Decode(message) : textEncoder.encode(message);
-    } catch (e) {
-      return call.fail(e);
+    } catch {
+      // base64Decode throws a plain Error, which would reach the client as INTERNAL (a 500).
+      return call.fail(new ConnectError('the "message" query parameter is not valid base64', Code.InvalidArgument));
     }
     return call.run(bytes);
   }

@@ -1,4 +1,5 @@
 import { createRegistry } from "@bufbuild/protobuf";
+import { base64Decode } from "@bufbuild/protobuf/wire";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { RegisteredMethod } from "../core/registry.js";
 import { pathOf } from "../http/dispatcher.js";
@@ -66,20 +67,36 @@ export function rpcFeature(ctx: ServerContext): Feature {
       if (fast(m, head, () => new CompatExchange(req, res, scheme))) return true;
       // connect-node builds the call's URL from the Host header and throws on one that is no host
       // (found by test/fuzz/tcp.test.ts); RFC 9112 §3.2 asks for a 400, given here in the caller's protocol.
-      if (!URL.canParse(`${scheme}://${("authority" in req ? req.authority : req.headers.host) ?? ""}`)) return badHost(req, res), true;
+      if (!URL.canParse(`${scheme}://${("authority" in req ? req.authority : req.headers.host) ?? ""}`)) return refuse(req, res, "invalid Host header"), true;
+      // Its query decoding runs before any interceptor and makes bad base64 an INTERNAL error (500).
+      if (req.method === "GET" && !validBase64Message(req.url)) return refuse(req, res, 'the "message" query parameter is not valid base64'), true;
       adapter(req, res);
       return true;
     },
   };
 }
 
-/** Answers a request whose Host (or :authority) is no host with 400, readable by every RPC client. */
-function badHost(req: NodeRequest, res: NodeResponse): void {
-  const message = "invalid Host header";
+/** Answers a request connect-node would fail on with 400, in a form every RPC client reads. */
+function refuse(req: NodeRequest, res: NodeResponse, message: string): void {
   const body = JSON.stringify({ code: "invalid_argument", message });
   const headers: Record<string, string | number> = { "content-type": "application/json", "content-length": Buffer.byteLength(body), connection: "close" };
   // gRPC and gRPC-Web clients read the status from headers in a trailers-only answer.
   if (String(req.headers["content-type"] ?? "").startsWith("application/grpc")) Object.assign(headers, { "grpc-status": "3", "grpc-message": encodeURIComponent(message) });
+  if (req.httpVersion === "2.0") delete headers.connection;
   (res as import("node:http").ServerResponse).writeHead(400, headers);
   res.end(body);
+}
+
+// Whether a Connect GET's "message" decodes, when the query says it is base64.
+function validBase64Message(url: string | undefined): boolean {
+  const q = url?.indexOf("?") ?? -1;
+  if (q < 0) return true;
+  const query = new URLSearchParams(url!.slice(q + 1));
+  if (query.get("base64") !== "1") return true;
+  try {
+    base64Decode(query.get("message") ?? "");
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -1,6 +1,7 @@
 // Shared pieces of the fuzz tests: the time budget (FUZZ_SECONDS), seed replay (FUZZ_SEED/FUZZ_PATH),
 // mutators that corrupt valid seeds, a real server whose logger records crashes, and raw clients.
 import assert from "node:assert/strict";
+import { request as httpRequest, type Agent } from "node:http";
 import * as http2 from "node:http2";
 import { connect as tcpConnect } from "node:net";
 import { Writable } from "node:stream";
@@ -237,4 +238,45 @@ export function envelope(bytes: Uint8Array, flags = 0): Uint8Array {
   new DataView(b.buffer).setUint32(1, bytes.length);
   b.set(bytes, 5);
   return b;
+}
+
+/** An HTTP/1.1 answer. */
+export interface H1Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+/** One HTTP/1.1 request through `agent` (a keep-alive agent with one socket reuses the connection). */
+export function h1call(agent: Agent, port: number, method: string, path: string, headers: Record<string, string>, body?: Uint8Array): Promise<H1Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: "127.0.0.1", port, method, path, headers, agent, timeout: HANG_MS }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error(`no answer within ${HANG_MS} ms`)));
+    req.on("error", reject);
+    req.end(body === undefined ? undefined : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+  });
+}
+
+/** Splits a body into 5-byte-prefixed envelopes; throws if the framing is broken. */
+export function envelopes(body: Buffer): Array<{ flags: number; data: Buffer }> {
+  const out: Array<{ flags: number; data: Buffer }> = [];
+  for (let at = 0; at < body.length; ) {
+    assert.ok(body.length - at >= 5, `a truncated envelope header at ${at} of ${body.length}`);
+    const len = body.readUInt32BE(at + 1);
+    assert.ok(body.length - at - 5 >= len, `a truncated envelope at ${at} of ${body.length}`);
+    out.push({ flags: body[at], data: body.subarray(at + 5, at + 5 + len) });
+    at += 5 + len;
+  }
+  return out;
+}
+
+/** Asserts that an error message reaching a client leaks nothing: no stack, no escaped "internal error". */
+export function assertClean(message: string, what: string): void {
+  assert.doesNotMatch(message, /\n\s+at |\.ts:\d+|node_modules/, `${what}: internals in ${JSON.stringify(message)}`);
+  assert.doesNotMatch(message, /^internal error/, `${what}: an exception escaped into ${JSON.stringify(message)}`);
 }
