@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import type { ServerOptions } from "./config.js";
+import { corsFlags, corsFromCli, corsUsage } from "./http/cors-cli.js";
 import { authFlags, authFromCli, authUsage } from "./auth/cli.js";
 import { metricsFlags, metricsFromCli, metricsUsage } from "./observability/cli.js";
 import { DEV_CHAT_TOKENS, parseTokens } from "./core/auth.js";
@@ -25,7 +26,7 @@ Options (each also read from the environment variable in brackets; flags win):
   --redis-url URL     share chat rooms between instances via Redis  [REDIS_URL, unset = in memory]
   --chat-tokens LIST  chat tokens as name:token,name2:token2       [CHAT_TOKENS, default: dev tokens
                       alice:alice-token,bob:bob-token, for local use only]
-${metricsUsage}${authUsage}${limitsUsage}  -h, --help          show this text
+${metricsUsage}${authUsage}${corsUsage}${limitsUsage}  -h, --help          show this text
 `;
 
 /** The CLI's settings once parsed and validated. */
@@ -65,6 +66,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliConfig {
         ...metricsFlags,
         ...authFlags,
         ...limitFlags,
+        ...corsFlags,
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -127,6 +129,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliConfig {
       host: pick("host", "HOST") ?? "127.0.0.1",
       tls: cert && key ? { cert: read(cert, "certificate"), key: read(key, "key") } : undefined,
       limits,
+      cors: corsFromCli(pick),
       ws: fromFlags.ws,
       auth: authFromCli(pick, values["ws-require-auth"], env, chatTokens),
       metrics: metricsFromCli(pick),

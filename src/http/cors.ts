@@ -20,6 +20,7 @@ export interface CorsOptions {
 export const defaultCorsOptions: CorsOptions = { allowedOrigins: [], allowCredentials: false, maxAgeSeconds: 7200, exposedHeaders: [] };
 
 const ORIGIN = /^https?:\/\/(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$/;
+const TOKEN = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 
 /** Validates CORS options and fills in defaults; throws an Error naming the bad option. */
 export function resolveCorsOptions(opts: Partial<CorsOptions> = {}): CorsOptions {
@@ -31,13 +32,24 @@ export function resolveCorsOptions(opts: Partial<CorsOptions> = {}): CorsOptions
   if (!Array.isArray(out.allowedOrigins)) throw new Error("cors.allowedOrigins must be an array of origins");
   for (const o of out.allowedOrigins) {
     if (o !== "*" && (typeof o !== "string" || !ORIGIN.test(o))) {
-      throw new Error(`cors.allowedOrigins: ${JSON.stringify(o)} is not an origin like "https://app.example.com", "https://*.example.com" or "*"`);
+      throw new Error(`cors.allowedOrigins: ${JSON.stringify(o)} is not an origin like "https://app.example.com", "https://*.example.com" or "*"${originHint(o)}`);
     }
   }
   if (out.allowCredentials && out.allowedOrigins.includes("*")) throw new Error('cors.allowCredentials cannot be used with allowedOrigins "*"');
   if (!Number.isInteger(out.maxAgeSeconds) || out.maxAgeSeconds < 0) throw new Error("cors.maxAgeSeconds must be a non-negative integer");
-  if (!Array.isArray(out.exposedHeaders) || out.exposedHeaders.some((h) => typeof h !== "string")) throw new Error("cors.exposedHeaders must be an array of header names");
+  if (!Array.isArray(out.exposedHeaders) || out.exposedHeaders.some((h) => typeof h !== "string" || !TOKEN.test(h))) {
+    throw new Error(`cors.exposedHeaders must be an array of header names, got ${JSON.stringify(out.exposedHeaders).slice(0, 200)}`);
+  }
   return out;
+}
+
+// Browsers send Origin as scheme://host[:port]: a copied URL or a bare host name are the usual mistakes.
+function originHint(o: unknown): string {
+  if (typeof o !== "string") return "";
+  if (!o.includes("://") && /^[A-Za-z0-9.*-]+(:\d+)?$/.test(o)) return ` (add the scheme: "https://${o}")`;
+  if (/^https?:\/\/[^/]+\/$/.test(o)) return " (drop the trailing slash)";
+  if (/^https?:\/\/[^/]+\//.test(o)) return " (an origin has no path)";
+  return "";
 }
 
 /** A matcher for allowed origins. */

@@ -88,6 +88,8 @@ describe("CORS", () => {
     assert.throws(() => resolveCorsOptions({ allowedOrigins: ["*"], allowCredentials: true }), /allowCredentials cannot be used/);
     assert.throws(() => resolveCorsOptions({ maxAgeSeconds: -1 }), /maxAgeSeconds/);
     assert.throws(() => resolveCorsOptions({ origins: [] } as never), /unknown cors option "origins"/);
+    assert.throws(() => resolveCorsOptions({ allowedOrigins: ["https://app.example.com/"] }), /drop the trailing slash/);
+    assert.throws(() => resolveCorsOptions({ exposedHeaders: ["x bad"] }), /cors.exposedHeaders must be an array of header names/);
     assert.deepEqual(resolveCorsOptions().allowedOrigins, []);
   });
 });
