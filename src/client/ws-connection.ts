@@ -107,6 +107,9 @@ export class WsConnection {
       socket.binaryType = typeof socket.ping === "function" ? "nodebuffer" : "arraybuffer";
       const fail = (why: string) => {
         cleanup();
+        // `ws` reports closing a socket that is still connecting as an 'error' event, which throws
+        // (and ends the process) without a listener; this attempt has failed already.
+        socket.addEventListener("error", () => {});
         try {
           socket.close();
         } catch {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import * as net from "node:net";
 import { after, describe, it } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { WebSocketServer } from "ws";
@@ -88,6 +89,25 @@ describe("WebSocket transport connection management", () => {
     after(() => again.close());
     assert.equal((await client.sayHello({ name: "c" })).message, "Hello, c");
     assert.equal(sockets.opened(), 2);
+  });
+
+  it("fails with UNAVAILABLE, without crashing the process, when the server never answers the handshake", async () => {
+    // Accepts TCP and stays silent: the connect timeout closes a socket that is still connecting,
+    // which `ws` reports as an 'error' event (a process-killing throw if nobody listens).
+    const accepted: net.Socket[] = [];
+    const silent = net.createServer((s) => accepted.push(s.on("error", () => {})));
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    after(() => {
+      accepted.forEach((s) => s.destroy());
+      silent.close();
+    });
+    const transport = wsTransport(`http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`, { connectTimeoutMs: 200 });
+    after(() => transport.close());
+    const err = await createClient(ExampleService, transport).sayHello({ name: "a" }).catch((e: unknown) => ConnectError.from(e));
+    assert.equal(err?.code, Code.Unavailable);
+    assert.match(err?.message ?? "", /no answer within 200 ms/);
+    // The 'error' event of the aborted handshake comes a tick later: let it come.
+    await new Promise((r) => setTimeout(r, 100));
   });
 
   it("queues calls beyond maxConcurrentStreams instead of overrunning the bridge's stream limit", async () => {
