@@ -63,12 +63,12 @@ export function serverSockets(port: number): number {
   return n;
 }
 
-/** Polls `pred` every 50 ms until it holds (the test's own timeout bounds the wait). */
-export async function eventually(pred: () => boolean, what: string, limitMs = 30_000): Promise<void> {
+/** Polls `pred` every `everyMs` until it holds, failing after `limitMs` (a bound for a stuck test, not a timing assertion). */
+export async function eventually(pred: () => boolean, what: string, limitMs = 30_000, everyMs = 50): Promise<void> {
   const end = Date.now() + limitMs;
   while (!pred()) {
     if (Date.now() > end) throw new Error(`still not true after ${limitMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
