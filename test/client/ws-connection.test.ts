@@ -103,7 +103,7 @@ describe("WebSocket transport connection management", () => {
     });
     const transport = wsTransport(`http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`, { connectTimeoutMs: 200 });
     after(() => transport.close());
-    const err = await createClient(ExampleService, transport).sayHello({ name: "a" }).catch((e: unknown) => ConnectError.from(e));
+    const err = await createClient(ExampleService, transport).sayHello({ name: "a" }).then(() => undefined, (e: unknown) => ConnectError.from(e));
     assert.equal(err?.code, Code.Unavailable);
     assert.match(err?.message ?? "", /no answer within 200 ms/);
     // The 'error' event of the aborted handshake comes a tick later: let it come.
