@@ -49,8 +49,16 @@ export async function writeStream(
   let closed = false;
   const onClose = () => (closed = true);
   res.once("close", onClose);
-  // Comments keep idle SSE connections open through proxies that drop silent ones.
-  const keepAlive = format === "sse" ? setInterval(() => res.write(": keep-alive\n\n"), SSE_KEEPALIVE_MS).unref() : undefined;
+  // Comments keep idle SSE connections open through proxies that drop silent ones; a reader that
+  // stopped reading gets none (they would pile up in the send buffer).
+  let stalled = false;
+  const resume = () => (stalled = false);
+  const ping = () => {
+    if (stalled || res.write(": keep-alive\n\n")) return;
+    stalled = true;
+    res.once("drain", resume);
+  };
+  const keepAlive = format === "sse" ? setInterval(ping, SSE_KEEPALIVE_MS).unref() : undefined;
   try {
     let next: IteratorResult<Message>;
     try {
@@ -67,7 +75,11 @@ export async function writeStream(
     if (!res.headersSent) open(format === "sse" ? "text/event-stream" : raw && !next.done ? renderMessage(output, next.value, undefined, types).contentType : "application/x-ndjson");
     for (; !next.done; next = await messages.next()) {
       if (closed) break;
-      if (!res.write(frame(next.value))) await drained(res);
+      if (!res.write(frame(next.value))) {
+        stalled = true;
+        await drained(res);
+        stalled = false;
+      }
     }
     if (!closed && format === "sse") res.write(`event: end\ndata: {"code":0,"message":"","details":[]}\n\n`);
   } catch (err) {
@@ -77,6 +89,7 @@ export async function writeStream(
     }
   } finally {
     clearInterval(keepAlive);
+    res.off("drain", resume);
     res.off("close", onClose);
     if (closed) {
       if (!res.writableEnded) await messages.return?.();

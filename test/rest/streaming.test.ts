@@ -108,26 +108,28 @@ describe("REST server streaming", () => {
     });
   }
 
-  it("holds the producer while a client does not read, and cancels the call when it leaves", async () => {
-    const before = probe.yielded;
-    const cancelledBefore = probe.cancelled;
-    const u = new URL(url);
-    const req = request({ host: u.hostname, port: u.port, path: "/v1/count/0?padding=65536" });
-    const res = await new Promise<import("node:http").IncomingMessage>((resolve) => req.on("response", resolve).end());
-    res.pause(); // never read: the socket buffers fill up and write() starts returning false
-    // Wait until the producer stops: the count is unchanged over several turns of the event loop.
-    let last = -1;
-    for (let stable = 0; stable < 5; ) {
-      await new Promise((r) => setTimeout(r, 50));
-      stable = probe.yielded === last ? stable + 1 : 0;
-      last = probe.yielded;
-    }
-    const produced = probe.yielded - before;
-    // 64 KiB per message: 400 messages would be 25 MiB, far more than socket buffers hold.
-    assert.ok(produced > 0 && produced < 400, `produced ${produced} messages for a reader that never read`);
-    req.destroy();
-    while (probe.cancelled === cancelledBefore) await new Promise((r) => setTimeout(r, 20));
-    assert.equal(probe.cancelled, cancelledBefore + 1);
-    assert.equal((await fetch(`${url}/v1/hello/Bob`)).status, 200, "the server keeps serving");
-  });
+  for (const accept of ["application/x-ndjson", "text/event-stream"]) {
+    it(`holds the producer while a ${accept} client does not read, and cancels the call when it leaves`, async () => {
+      const before = probe.yielded;
+      const cancelledBefore = probe.cancelled;
+      const u = new URL(url);
+      const req = request({ host: u.hostname, port: u.port, path: "/v1/count/0?padding=65536", headers: { accept } });
+      const res = await new Promise<import("node:http").IncomingMessage>((resolve) => req.on("response", resolve).end());
+      res.pause(); // never read: the socket buffers fill up and write() starts returning false
+      // Wait until the producer stops: the count is unchanged over several turns of the event loop.
+      let last = -1;
+      for (let stable = 0; stable < 5; ) {
+        await new Promise((r) => setTimeout(r, 50));
+        stable = probe.yielded === last ? stable + 1 : 0;
+        last = probe.yielded;
+      }
+      const produced = probe.yielded - before;
+      // 64 KiB per message: 400 messages would be 25 MiB, far more than socket buffers hold.
+      assert.ok(produced > 0 && produced < 400, `produced ${produced} messages for a reader that never read`);
+      req.destroy();
+      while (probe.cancelled === cancelledBefore) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(probe.cancelled, cancelledBefore + 1);
+      assert.equal((await fetch(`${url}/v1/hello/Bob`)).status, 200, "the server keeps serving");
+    });
+  }
 });

@@ -125,6 +125,21 @@ describe("RouteTrie", () => {
     assert.deepEqual(find("GET", "/v2/nothing"), { allowed: [] });
   });
 
+  it("lets a custom {kind: \"*\"} route take every method, after the routes that name one", () => {
+    const t = new RouteTrie<TrieRoute & { source: string }>();
+    t.add(route("*", "/v1/any/{x}"), (x) => x.source);
+    t.add(route("GET", "/v1/any/{x}"), (x) => x.source);
+    assert.equal(t.lookup("PROPFIND", ["v1", "any", "a"]).route?.httpMethod, "*");
+    assert.equal(t.lookup("GET", ["v1", "any", "a"]).route?.httpMethod, "GET");
+    assert.deepEqual(t.methodsAt(["v1", "any", "a"]), ["*", "GET"]);
+  });
+
+  it("lists every method served at a path, and none where nothing is", () => {
+    assert.deepEqual(trie.methodsAt(["v1", "rooms", "special"]), ["DELETE", "GET"]);
+    assert.deepEqual(trie.methodsAt(["v1", "rooms", "r1:archive"]), ["DELETE", "GET", "POST"]);
+    assert.deepEqual(trie.methodsAt(["v2"]), []);
+  });
+
   it("refuses two routes with the same method and path", () => {
     assert.throws(() => trie.add(route("GET", "/v1/rooms/{other}"), (x) => x.source), /\/v1\/rooms\/\{other\} has the same HTTP route as \/v1\/rooms\/\{room\}/);
   });
