@@ -13,6 +13,7 @@ import {
 } from "@connectrpc/connect";
 import { invokeUnaryImplementation, transformInvokeImplementation } from "@connectrpc/connect/protocol";
 import type { RegisteredMethod } from "./registry.js";
+import { invokeStream } from "./stream.js";
 
 /** The protocol a call arrived on: "grpc", "grpc-web", "connect", "rest" or "ws". */
 export const protocolKey = createContextKey<string>("", { description: "oneport protocol" });
@@ -99,6 +100,8 @@ export class Pipeline {
 
   /** Invokes any method kind with a stream of requests; yields the responses. */
   stream(m: RegisteredMethod, ctx: HandlerContext, input: AsyncIterable<MessageShape<DescMessage>>): AsyncIterable<MessageShape<DescMessage>> {
+    // Streams without connect's generator layers (src/core/stream.ts): fan-out pays them per reader.
+    if (ctx instanceof LazyContext && m.spec.kind !== "unary") return invokeStream(m as Parameters<typeof invokeStream>[0], ctx.view(), this.interceptors, input);
     // connect copies the context with Object.assign, which only sees own properties: give it the view.
     return transformInvokeImplementation(m.spec, ctx instanceof LazyContext ? ctx.view() : ctx, this.interceptors)(input);
   }

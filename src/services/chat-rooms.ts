@@ -12,6 +12,7 @@ import {
 } from "../gen/chat/v1/chat_pb.js";
 import type { Broker, Unsubscribe } from "../pubsub/broker.js";
 import { BoundedQueue } from "../pubsub/queue.js";
+import { markShared } from "../pubsub/shared.js";
 import { checkPageSize, checkText, decodePageToken, encodePageToken } from "./chat-validate.js";
 
 /** Limits and sizes of the chat; every field has a default. */
@@ -187,7 +188,8 @@ export class ChatRooms {
     if (d === undefined) {
       try {
         const message = fromBinary(ChatMessageSchema, payload);
-        d = { message, subscribe: create(SubscribeResponseSchema, { message }), chat: create(ChatResponseSchema, { message }) };
+        // Every subscriber gets these same objects: marked shared, adapters encode each once per message.
+        d = { message, subscribe: markShared(create(SubscribeResponseSchema, { message })), chat: markShared(create(ChatResponseSchema, { message })) };
       } catch {
         d = null; // not a chat message (another publisher on the topic): skip it
       }

@@ -78,6 +78,7 @@ function mapEntry(bytes: Uint8Array): [string, string] {
 
 /** Encodes a server Frame; `status.code` must already be the code name. */
 export function encodeBinaryServerFrame(f: ServerFrame, codeName: string): Uint8Array {
+  if (f.message !== undefined && !f.headers && !f.end && !f.status && !f.trailers && !f.example) return messageFrame(f.id, f.message as Uint8Array);
   const w = new BinaryWriter();
   if (f.id !== "") w.tag(F.id, WireType.LengthDelimited).string(f.id);
   if (f.headers) writeMap(w, F.headers, f.headers);
@@ -113,4 +114,40 @@ function writeMap(w: BinaryWriter, field: number, m: Record<string, string>): vo
     w.tag(2, WireType.LengthDelimited).string(v);
     w.join();
   }
+}
+
+// The frame of most stream messages, {id, message}, written straight into one buffer: a BinaryWriter
+// costs more than the copy of the (often shared, already encoded) message itself.
+function messageFrame(id: string, message: Uint8Array): Uint8Array {
+  const idLen = Buffer.byteLength(id);
+  const size = (idLen > 0 ? 1 + varintSize(idLen) + idLen : 0) + 1 + varintSize(message.length) + message.length;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  if (idLen > 0) {
+    out[at++] = (F.id << 3) | WireType.LengthDelimited;
+    at = writeVarint(out, at, idLen);
+    at += out.write(id, at, "utf8");
+  }
+  out[at++] = (F.message << 3) | WireType.LengthDelimited;
+  at = writeVarint(out, at, message.length);
+  out.set(message, at);
+  return out;
+}
+
+function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n >>>= 7;
+    size++;
+  }
+  return size;
+}
+
+function writeVarint(out: Buffer, at: number, n: number): number {
+  while (n >= 0x80) {
+    out[at++] = (n & 0x7f) | 0x80;
+    n >>>= 7;
+  }
+  out[at++] = n;
+  return at;
 }

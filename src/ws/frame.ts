@@ -90,18 +90,17 @@ function decodeJson(text: string): ClientFrame | FrameError {
   if (o.id !== undefined && typeof o.id !== "string") return fail(`"id" must be a string such as "1", got ${JSON.stringify(o.id)}`);
   const id = (o.id as string | undefined) ?? "";
   const opens = o.method !== undefined;
-  const bad = (msg: string) => fail(msg, id, opens);
-  for (const k of Object.keys(o)) {
-    if (serverKeys.has(k)) return bad(`"${k}" is sent by the server only`);
-    if (!clientKeys.has(k)) return bad(`unknown frame field "${k}"; a client frame has id, method, headers, message, end, cancel and timeout_ms`);
+  for (const k in o) {
+    if (serverKeys.has(k)) return fail(`"${k}" is sent by the server only`, id, opens);
+    if (!clientKeys.has(k)) return fail(`unknown frame field "${k}"; a client frame has id, method, headers, message, end, cancel and timeout_ms`, id, opens);
   }
-  if (o.method !== undefined && typeof o.method !== "string") return bad('"method" must be a string such as "example.ExampleService/SayHello"');
-  if (o.end !== undefined && typeof o.end !== "boolean") return bad('"end" must be true or false');
-  if (o.cancel !== undefined && typeof o.cancel !== "boolean") return bad('"cancel" must be true or false');
+  if (o.method !== undefined && typeof o.method !== "string") return fail('"method" must be a string such as "example.ExampleService/SayHello"', id, opens);
+  if (o.end !== undefined && typeof o.end !== "boolean") return fail('"end" must be true or false', id, opens);
+  if (o.cancel !== undefined && typeof o.cancel !== "boolean") return fail('"cancel" must be true or false', id, opens);
   let headers: Record<string, string> | undefined;
   if (o.headers !== undefined && o.headers !== null) {
-    if (typeof o.headers !== "object" || Array.isArray(o.headers)) return bad('"headers" must be an object of strings, e.g. {"authorization": "Bearer ..."}');
-    for (const [k, hv] of Object.entries(o.headers)) if (typeof hv !== "string") return bad(`header "${k}" must have a string value`);
+    if (typeof o.headers !== "object" || Array.isArray(o.headers)) return fail('"headers" must be an object of strings, e.g. {"authorization": "Bearer ..."}', id, opens);
+    for (const [k, hv] of Object.entries(o.headers)) if (typeof hv !== "string") return fail(`header "${k}" must have a string value`, id, opens);
     headers = o.headers as Record<string, string>;
   }
   const t = o.timeout_ms ?? o.timeoutMs;
@@ -109,7 +108,7 @@ function decodeJson(text: string): ClientFrame | FrameError {
   if (t !== undefined && t !== null) {
     // proto3 JSON writes uint32 as a number but accepts a decimal string.
     const n = typeof t === "string" && /^\d+$/.test(t) ? Number(t) : t;
-    if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > 0xffffffff) return bad('"timeout_ms" must be a whole number of milliseconds');
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > 0xffffffff) return fail('"timeout_ms" must be a whole number of milliseconds', id, opens);
     timeoutMs = n;
   }
   const message = o.message === null ? undefined : o.message;
@@ -152,23 +151,47 @@ function peekStream(data: Buffer, isBinary: boolean): { id: string; opens: boole
   return { id, opens };
 }
 
-/** Encodes a server frame for the connection's format. */
+/** A message already encoded as JSON text, spliced as it is into JSON frames (encodeServerFrame). */
+export class JsonText {
+  private size = -1;
+  constructor(readonly text: string) {}
+
+  /** Its length in UTF-8 bytes (computed once). */
+  bytes(): number {
+    if (this.size < 0) this.size = Buffer.byteLength(this.text);
+    return this.size;
+  }
+
+  /** The JSON value, for code that wants the message as data (JSON.stringify calls this too). */
+  toJSON(): unknown {
+    return JSON.parse(this.text);
+  }
+}
+
+// One more `"key":json` member of a JSON object being written ("" is no object yet).
+function field(s: string, key: string, json: string): string {
+  return `${s === "" ? "{" : `${s},`}"${key}":${json}`;
+}
+
+/** Encodes a server frame for the connection's format; a JsonText message is spliced in as it is. */
 export function encodeServerFrame(f: ServerFrame, format: WireFormat): string | Uint8Array {
   if (format === "json") {
-    const o: Record<string, unknown> = {};
-    if (f.id !== "") o.id = f.id;
-    if (f.headers && Object.keys(f.headers).length > 0) o.headers = f.headers;
-    if (f.message !== undefined) o.message = f.message;
-    if (f.end) o.end = true;
-    if (f.status) {
-      const s: Record<string, unknown> = { code: codeName(f.status.code) };
-      if (f.status.message !== "") s.message = f.status.message;
-      if (f.status.details?.length) s.details = f.status.details.map((d) => ({ type: d.type, value: Buffer.from(d.value).toString("base64") }));
-      o.status = s;
+    // Built by concatenation, in JSON.stringify's order and shape, so that an encoded message (the
+    // same text for every subscriber of a fan-out) is not parsed and stringified again per frame.
+    let s = f.id !== "" ? `{"id":${JSON.stringify(f.id)}` : "";
+    if (f.headers && Object.keys(f.headers).length > 0) s = field(s, "headers", JSON.stringify(f.headers));
+    if (f.message !== undefined) s = field(s, "message", f.message instanceof JsonText ? f.message.text : JSON.stringify(f.message));
+    if (f.end) s = field(s, "end", "true");
+    if (f.status?.code === 0 && f.status.message === "" && !f.status.details?.length) s = field(s, "status", '{"code":"ok"}');
+    else if (f.status) {
+      const st: Record<string, unknown> = { code: codeName(f.status.code) };
+      if (f.status.message !== "") st.message = f.status.message;
+      if (f.status.details?.length) st.details = f.status.details.map((d) => ({ type: d.type, value: Buffer.from(d.value).toString("base64") }));
+      s = field(s, "status", JSON.stringify(st));
     }
-    if (f.trailers && Object.keys(f.trailers).length > 0) o.trailers = f.trailers;
-    if (f.example) o.example = f.example;
-    return JSON.stringify(o);
+    if (f.trailers && Object.keys(f.trailers).length > 0) s = field(s, "trailers", JSON.stringify(f.trailers));
+    if (f.example) s = field(s, "example", JSON.stringify(f.example));
+    return s === "" ? "{}" : `${s}}`;
   }
   return encodeBinaryServerFrame(f, f.status ? codeName(f.status.code) : "");
 }

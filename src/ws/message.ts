@@ -1,6 +1,7 @@
 import { fromBinary, fromJson, toBinary, toJson, type DescMessage, type JsonValue, type MessageShape, type Registry } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { WireFormat } from "./frame.js";
+import { isShared } from "../pubsub/shared.js";
+import { JsonText, type WireFormat } from "./frame.js";
 
 /** Encodes and decodes the `message` field of frames for one connection's format (pure). */
 export class MessageCodec {
@@ -33,14 +34,24 @@ export class MessageCodec {
     }
   }
 
-  /** A response for a server frame: a JSON value or bytes. Throws RESOURCE_EXHAUSTED past the size limit. */
-  encode<D extends DescMessage>(desc: D, msg: MessageShape<D>): unknown {
-    if (this.format === "proto") {
-      const bytes = toBinary(desc, msg);
-      if (bytes.length > this.maxSendBytes) throw tooBig(bytes.length, this.maxSendBytes);
-      return bytes;
+  /** Encodings of shared messages (pubsub/shared.ts), made once for all the readers of this format. */
+  private readonly cache = new WeakMap<object, JsonText | Uint8Array>();
+
+  /**
+   * A response for a server frame: JSON text (JsonText) or bytes. Throws RESOURCE_EXHAUSTED past the
+   * size limit. A shared message (one fan-out message for every subscriber) is encoded only once.
+   */
+  encode<D extends DescMessage>(desc: D, msg: MessageShape<D>): JsonText | Uint8Array {
+    const shared = isShared(msg);
+    let out = shared ? this.cache.get(msg) : undefined;
+    if (out === undefined) {
+      out = this.format === "proto" ? toBinary(desc, msg) : new JsonText(JSON.stringify(toJson(desc, msg, { registry: this.registry })));
+      if (shared) this.cache.set(msg, out);
     }
-    return toJson(desc, msg, { registry: this.registry });
+    // A UTF-8 byte is at most 3 per UTF-16 unit: most JSON answers are measured without counting.
+    const size = out instanceof JsonText ? (out.text.length * 3 > this.maxSendBytes ? out.bytes() : 0) : out.length;
+    if (size > this.maxSendBytes) throw tooBig(size, this.maxSendBytes);
+    return out;
   }
 }
 

@@ -15,8 +15,11 @@ export function clientFrame(payload: string | Uint8Array): Buffer {
   return Buffer.concat([head, Buffer.alloc(4), body]);
 }
 
-/** One connection after the opening handshake; `onFrames(n)` is called with each batch of data frames read. */
-export function openRaw(port: number, protocol: string | undefined, onFrames: (n: number) => void): Promise<Socket> {
+/**
+ * One connection after the opening handshake; `onFrames(n)` is called with each batch of data frames
+ * read, `onPayload` (if given) with each data frame's payload first.
+ */
+export function openRaw(port: number, protocol: string | undefined, onFrames: (n: number) => void, onPayload?: (payload: Buffer) => void): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const sock = connect(port, "127.0.0.1");
     sock.setNoDelay(true);
@@ -52,7 +55,10 @@ export function openRaw(port: number, protocol: string | undefined, onFrames: (n
           hdr = 10;
         }
         if (buf.length - at < hdr + len) break;
-        if (op === 1 || op === 2) n++;
+        if (op === 1 || op === 2) {
+          n++;
+          onPayload?.(buf.subarray(at + hdr, at + hdr + len));
+        }
         at += hdr + len;
       }
       buf = buf.subarray(at);

@@ -2,7 +2,8 @@
 // `ws` server answering each message with a payload of the same size, interleaved rounds; (2) chat
 // fan-out: N subscribers over /ws in one room, one publisher: delivery latency and memory per connection.
 // Server pinned to one core, this load generator to the other. Env: BENCH_ROUNDS (5), BENCH_SECONDS (3),
-// BENCH_FANOUT ("1000,10000"), BENCH_ONLY ("unary" or "fanout").
+// BENCH_FANOUT ("1000,10000"), BENCH_ONLY ("unary" or "fanout"), BENCH_MESSAGES (20, per fan-out),
+// BENCH_FANOUT_PROTOCOL (subscribers' subprotocol; JSON when unset), BENCH_NODE_ARGS (chat server flags).
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -10,13 +11,18 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import WebSocket from "ws";
 import { HelloRequestSchema } from "../../src/gen/example/example_pb.js";
 import { FrameSchema } from "../../src/gen/oneport/ws/v1/frame_pb.js";
+import type { Socket } from "node:net";
+import { SubscribeRequestSchema } from "../../src/gen/chat/v1/chat_pb.js";
 import { cpuSeconds, loadCore, median, serverCore, startChild } from "./load.js";
-import { clientFrame, closedLoopRaw } from "./ws-load.js";
+import { clientFrame, closedLoopRaw, openRaw } from "./ws-load.js";
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
 const fanouts = (process.env.BENCH_FANOUT ?? "1000,10000").split(",").map(Number).filter((n) => n > 0);
 const only = process.env.BENCH_ONLY;
+/** Subprotocol of the fan-out subscribers: unset for oneport.json.v1, or "oneport.proto.v1". */
+const protocol = process.env.BENCH_FANOUT_PROTOCOL || undefined;
+const messages = Number(process.env.BENCH_MESSAGES ?? 20);
 const here = new URL(".", import.meta.url).pathname;
 const CONNS = 4;
 const WINDOW = 64;
@@ -145,29 +151,32 @@ async function fanoutBench(n: number) {
   try {
     await sleep(300);
     const m0 = await server.mem();
-    const subs: WebSocket[] = [];
-    for (let i = 0; i < n; i += 250) subs.push(...(await Promise.all(Array.from({ length: Math.min(250, n - i) }, () => open(server.port)))));
-    await sleep(300);
-    const m1 = await server.mem();
-
-    // Each subscriber records when the message stamped with a send time arrives.
+    // Subscribers are lean raw-socket clients (ws-load.ts): a `ws` client per subscriber would make
+    // this one process, not the server, the slowest part of the measured latency at 10k.
     const room = `bench-${n}`;
-    let expect = "";
+    let expect = Buffer.alloc(0);
     let sentAt = 0;
     let got = 0;
     const latencies: number[] = [];
-    const ready = new Set<WebSocket>();
-    for (const ws of subs) {
-      ws.on("message", (d: Buffer) => {
-        const s = d.toString();
-        ready.add(ws);
-        if (expect !== "" && s.includes(expect)) {
-          latencies.push(performance.now() - sentAt);
-          got++;
-        }
+    const ready = new Set<number>();
+    const subs: Socket[] = [];
+    const subscribe = clientFrame(JSON.stringify({ id: "sub", method: "chat.v1.ChatService/Subscribe", headers: auth, message: { room } }));
+    for (let i = 0; i < n; i += 250) {
+      const batch = Array.from({ length: Math.min(250, n - i) }, (_, j) => {
+        const k = i + j;
+        return openRaw(server.port, protocol, () => {}, (payload) => {
+          ready.add(k);
+          if (expect.length > 0 && payload.indexOf(expect) >= 0) {
+            latencies.push(performance.now() - sentAt);
+            got++;
+          }
+        });
       });
-      ws.send(JSON.stringify({ id: "sub", method: "chat.v1.ChatService/Subscribe", headers: auth, message: { room } }));
+      subs.push(...(await Promise.all(batch)));
     }
+    await sleep(300);
+    const m1 = await server.mem();
+    for (const s of subs) s.write(protocol ? protoSubscribe(room) : subscribe);
     const pub = await open(server.port);
     let seq = 0;
     const publish = (text: string) => pub.send(JSON.stringify({ id: String(++seq), method: "chat.v1.ChatService/Send", headers: auth, message: { room, text } }));
@@ -181,15 +190,15 @@ async function fanoutBench(n: number) {
     await sleep(500);
     const m2 = await server.mem();
 
-    const messages = 20;
     let lost = 0;
     const serverCpu0 = cpuSeconds(server.proc.pid!);
     const loadCpu0 = process.cpuUsage();
     for (let i = 0; i < messages; i++) {
       got = 0;
-      expect = `m-${i}-`;
+      const marker = `m-${i}-`;
+      expect = Buffer.from(marker);
       sentAt = performance.now();
-      publish(`${expect}${sentAt}`);
+      publish(`${marker}${sentAt}`);
       const until = Date.now() + 5000;
       while (got < n && Date.now() < until) await sleep(1);
       lost += n - got;
@@ -201,17 +210,23 @@ async function fanoutBench(n: number) {
     latencies.sort((a, b) => a - b);
     const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
     const kb = (b: number) => (b / 1024).toFixed(1);
-    console.log(`\nFan-out: ${n} WebSocket subscribers in one room, one publisher (Send over /ws), ${messages} messages.`);
+    console.log(`\nFan-out: ${n} WebSocket subscribers (${protocol ?? "oneport.json.v1"}) in one room, one publisher (Send over /ws), ${messages} messages.`);
     console.log(`  delivery latency p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, max ${latencies.at(-1)?.toFixed(1)} ms; missed ${lost}${n >= 10_000 ? "  (target: p99 <= 200 ms)" : ""}`);
     console.log(`  CPU per published message: server ${serverCpuMs.toFixed(1)} ms (${((serverCpuMs * 1000) / n).toFixed(1)} µs per delivery), load generator ${loadCpuMs.toFixed(1)} ms`);
     console.log(`  server memory per idle connection: RSS ${kb((m1.rss - m0.rss) / n)} KB, heap ${kb((m1.heap - m0.heap) / n)} KB  (target: < 20 KB)`);
     console.log(`  server memory per subscribed connection: RSS ${kb((m2.rss - m0.rss) / n)} KB, heap ${kb((m2.heap - m0.heap) / n)} KB`);
     console.log("  (latency is measured in this one load-generator process, so it includes the time to read all N frames here)");
     pub.terminate();
-    subs.forEach((ws) => ws.terminate());
+    subs.forEach((s) => s.destroy());
   } finally {
     server.proc.kill("SIGTERM");
   }
+}
+
+// The Subscribe request as a binary oneport.ws.v1.Frame, for BENCH_FANOUT_PROTOCOL=oneport.proto.v1.
+function protoSubscribe(room: string): Buffer {
+  const message = toBinary(SubscribeRequestSchema, create(SubscribeRequestSchema, { room }));
+  return clientFrame(toBinary(FrameSchema, create(FrameSchema, { id: "sub", method: "chat.v1.ChatService/Subscribe", headers: auth, message })));
 }
 
 if (!only || only === "unary") await unaryBench();
