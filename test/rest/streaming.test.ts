@@ -95,6 +95,47 @@ describe("REST server streaming", () => {
     assert.deepEqual(got.data, [{ message: "Hello, Ann (1/2)" }, { message: "Hello, Ann (2/2)" }]);
   });
 
+  it("flushes each NDJSON message as it comes: the first arrives while the second is held back", async () => {
+    let release!: () => void;
+    probe.hold = new Promise<void>((r) => (release = r));
+    try {
+      const res = await fetch(`${url}/v1/count/2`);
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      // The service sends message 2 only after this test saw message 1: no flush, no progress.
+      let text = "";
+      while (!text.includes("\n")) text += new TextDecoder().decode((await reader.read()).value);
+      assert.equal(text, '{"result":{"number":1}}\n');
+      release();
+      for (let r = await reader.read(); !r.done; r = await reader.read()) text += new TextDecoder().decode(r.value);
+      assert.equal(text, '{"result":{"number":1}}\n{"result":{"number":2}}\n');
+    } finally {
+      release();
+      probe.hold = undefined;
+    }
+  });
+
+  it("flushes each SSE event as it comes: EventSource gets the first while the second is held back", async () => {
+    let release!: () => void;
+    probe.hold = new Promise<void>((r) => (release = r));
+    try {
+      const events: unknown[] = [];
+      const done = new Promise<void>((resolve, reject) => {
+        const es = new EventSource(`${url}/v1/count/2`);
+        es.onmessage = (e) => {
+          events.push(JSON.parse(e.data));
+          if (events.length === 1) release();
+        };
+        es.addEventListener("end", () => (es.close(), resolve()));
+        es.addEventListener("error", (e) => (es.close(), reject(new Error(String((e as MessageEvent).data)))));
+      });
+      await done;
+      assert.deepEqual(events, [{ number: 1 }, { number: 2 }]);
+    } finally {
+      release();
+      probe.hold = undefined;
+    }
+  });
+
   for (const accept of ["text/event-stream", "application/x-ndjson"]) {
     it(`opens a ${accept} stream before a slow first message, and cancels the call when the client leaves`, async () => {
       const cancelledBefore = probe.cancelled;

@@ -12,6 +12,8 @@ export interface ServiceProbe {
   yielded: number;
   /** Count calls whose stream ended because the client went away. */
   cancelled: number;
+  /** When set, Count waits for it after its first message (a test releases it once that message arrived). */
+  hold?: Promise<void>;
 }
 
 const wait = (ms: number, signal: AbortSignal) =>
@@ -48,6 +50,7 @@ export function transcodingService(probe: ServiceProbe = { yielded: 0, cancelled
           if (ctx.signal.aborted) throw ConnectError.from(ctx.signal.reason, Code.Canceled);
           probe.yielded++;
           yield { number: i, padding };
+          if (i === 1 && probe.hold) await probe.hold;
           // An endless stream yields to the event loop so the client's going away is noticed.
           if (req.n === 0) await new Promise((r) => setImmediate(r));
         }
@@ -70,6 +73,10 @@ export function transcodingService(probe: ServiceProbe = { yielded: 0, cancelled
       let total = 0n;
       for await (const r of reqs) total += r.value;
       return { total };
+    },
+    async *runningSum(reqs) {
+      let total = 0n;
+      for await (const r of reqs) yield { total: (total += r.value) };
     },
   });
 }

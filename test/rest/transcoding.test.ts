@@ -198,6 +198,18 @@ describe("REST errors match Connect codes and grpc-gateway HTTP statuses", () =>
   it("refuses a client-streaming method with a clear 501 UNIMPLEMENTED", async () => {
     assertStatus(await raw(url, "POST", "/v1/sum", { body: "{}", headers: { "content-type": "application/json" } }), 501, Code.Unimplemented, /client-streaming method; REST cannot carry a client stream.*WebSocket/);
   });
+
+  it("refuses a bidi-streaming method with a clear 501 UNIMPLEMENTED, while Connect serves it", async () => {
+    assertStatus(await raw(url, "POST", "/v1/running-sum", { body: "{}", headers: { "content-type": "application/json" } }), 501, Code.Unimplemented, /bidi-streaming method; REST cannot carry a client stream.*WebSocket/);
+    const h2 = createClient(TranscodingService, createConnectTransport({ baseUrl: url, httpVersion: "2" }));
+    async function* numbers() {
+      yield { value: 1n };
+      yield { value: 2n };
+    }
+    const totals: bigint[] = [];
+    for await (const r of h2.runningSum(numbers())) totals.push(r.total);
+    assert.deepEqual(totals, [1n, 3n]);
+  });
 });
 
 describe("REST headers, metadata and deadlines", () => {
