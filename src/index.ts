@@ -9,7 +9,27 @@ export { httpStatusFromCode } from "./rest/errors.js";
 export { HealthState, ServingStatus, healthService } from "./services/health.js";
 export { exampleService } from "./services/example.js";
 export { createChat, chatService, chatFeature, ChatRooms, defaultChatOptions, type ChatOptions } from "./services/chat.js";
-export { authInterceptor, authorKey, parseTokens, type AuthOptions } from "./core/auth.js";
+export {
+  Auth,
+  authInterceptor,
+  authorKey,
+  BEARER_SUBPROTOCOL,
+  DEV_CHAT_TOKENS,
+  invalidToken,
+  jwtVerifier,
+  notMine,
+  parseTokens,
+  principalKey,
+  staticVerifier,
+  type Access,
+  type AuthOptions,
+  type AuthRule,
+  type JwtOptions,
+  type Principal,
+  type ServiceTokenOptions,
+  type StaticToken,
+  type Verifier,
+} from "./auth/index.js";
 export type { Broker, Unsubscribe } from "./pubsub/broker.js";
 export { MemoryBroker, type MemoryBrokerOptions } from "./pubsub/memory.js";
 export { RedisBroker, type RedisBrokerOptions } from "./pubsub/redis.js";

@@ -117,9 +117,11 @@ export class Auth {
    * GET requests may bring the token in the cookie or the query parameter (when enabled). Returns the
    * call's context values and the query without the token parameter.
    */
-  async rest(method: string, req: IncomingMessage | { method?: string; headers: IncomingMessage["headers"] }, query: string): Promise<{ values?: ContextValues; query: string }> {
+  async rest(method: string, req: { method?: string; url?: string; headers: IncomingMessage["headers"] }, query: string): Promise<{ values?: ContextValues; query: string }> {
     const q = this.options.queryParam;
     const rest = q === "" ? query : withoutParam(query, q);
+    // The call's URL (and whatever logs it) keeps no token.
+    if (rest !== query && req.url !== undefined) req.url = req.url.slice(0, req.url.indexOf("?")) + (rest === "" ? "" : `?${rest}`);
     const access = this.rules.access(method);
     if (access === "public") return { query: rest };
     let authorization = req.headers.authorization;
@@ -143,10 +145,17 @@ export class Auth {
   async upgrade(req: IncomingMessage): Promise<UpgradeGate> {
     const h = req.headers;
     const q = this.options.queryParam;
+    const qAt = req.url?.indexOf("?") ?? -1;
+    const fromQuery = q === "" ? undefined : queryToken(req.url, q);
+    // The token leaves the URL here: the calls' URL (and whatever logs it) never holds it.
+    if (fromQuery !== undefined && req.url !== undefined) {
+      const rest = withoutParam(req.url.slice(qAt + 1), q);
+      req.url = req.url.slice(0, qAt) + (rest === "" ? "" : `?${rest}`);
+    }
     let authorization = h.authorization;
     let fromElsewhere = false;
     if (authorization === undefined) {
-      const token = subprotocolToken(h["sec-websocket-protocol"]) ?? cookieValue(h.cookie, this.options.cookie) ?? (q === "" ? undefined : queryToken(req.url, q));
+      const token = subprotocolToken(h["sec-websocket-protocol"]) ?? cookieValue(h.cookie, this.options.cookie) ?? fromQuery;
       if (token !== undefined) {
         authorization = `Bearer ${token}`;
         fromElsewhere = true;

@@ -57,7 +57,7 @@ export function queryToken(target: string | undefined, name: string): string | u
 
 /** The query string without parameter `name`, so a token is neither bound to a field nor kept in a URL. */
 export function withoutParam(query: string, name: string): string {
-  if (name === "" || !query.includes(name)) return query;
+  if (name === "" || (!query.includes(name) && !query.includes("%"))) return query;
   // The other pairs are kept byte for byte: re-encoding them could change what they bind to.
   return query
     .split("&")
