@@ -3,7 +3,8 @@
 // fan-out: N subscribers over /ws in one room, one publisher: delivery latency and memory per connection.
 // Server pinned to one core, this load generator to the other. Env: BENCH_ROUNDS (5), BENCH_SECONDS (3),
 // BENCH_FANOUT ("1000,10000"), BENCH_ONLY ("unary" or "fanout"), BENCH_MESSAGES (20, per fan-out),
-// BENCH_FANOUT_PROTOCOL (subscribers' subprotocol; JSON when unset), BENCH_NODE_ARGS (chat server flags).
+// BENCH_FANOUT_PROTOCOL (subscribers' subprotocol; JSON when unset), BENCH_FANOUT_ROUNDS (2), BENCH_NODE_ARGS
+// (fan-out server flags). Fan-out is compared with a bare `ws` broadcast server (servers/ws-broadcast.ts).
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -23,6 +24,7 @@ const only = process.env.BENCH_ONLY;
 /** Subprotocol of the fan-out subscribers: unset for oneport.json.v1, or "oneport.proto.v1". */
 const protocol = process.env.BENCH_FANOUT_PROTOCOL || undefined;
 const messages = Number(process.env.BENCH_MESSAGES ?? 20);
+const fanoutRounds = Number(process.env.BENCH_FANOUT_ROUNDS ?? 2);
 const here = new URL(".", import.meta.url).pathname;
 const CONNS = 4;
 const WINDOW = 64;
@@ -123,11 +125,11 @@ async function unaryBench() {
   }
 }
 
-/** The chat bench server, with a line protocol on stdin/stdout for memory readings. */
-async function startChatServer(): Promise<{ proc: ChildProcess; port: number; mem(): Promise<{ rss: number; heap: number }> }> {
+/** A fan-out server child (oneport's chat, or the bare broadcast), with "MEM" on stdin for memory readings. */
+async function startFanoutServer(script: string, args: string[] = []): Promise<{ proc: ChildProcess; port: number; mem(): Promise<{ rss: number; heap: number }> }> {
   // BENCH_NODE_ARGS adds node flags to the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const extra = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
-  const proc = spawn("taskset", ["-c", serverCore, process.execPath, "--expose-gc", ...extra, "--import", "tsx", join(here, "servers", "ws-chat.ts")], { stdio: ["pipe", "pipe", "inherit"] });
+  const proc = spawn("taskset", ["-c", serverCore, process.execPath, "--expose-gc", ...extra, "--import", "tsx", join(here, "servers", script), ...args], { stdio: ["pipe", "pipe", "inherit"] });
   const lines = createInterface({ input: proc.stdout! });
   const waiting: Array<(l: string) => void> = [];
   lines.on("line", (l) => waiting.shift()?.(l));
@@ -146,25 +148,37 @@ async function startChatServer(): Promise<{ proc: ChildProcess; port: number; me
 
 const auth = { authorization: "Bearer bench-token" };
 
-async function fanoutBench(n: number) {
-  const server = await startChatServer();
+interface FanoutRun {
+  latencies: number[];
+  lost: number;
+  /** Server CPU per delivered message, µs. */
+  cpuUs: number;
+  /** Load generator CPU per published message, ms. */
+  loadMs: number;
+  /** Server memory per idle connection and per subscribed connection, bytes (RSS, heap). */
+  idle: { rss: number; heap: number };
+  subscribed: { rss: number; heap: number };
+}
+
+/** One fan-out run: n raw-socket subscribers on a fresh server, `messages` published one at a time. */
+async function fanoutRun(kind: "oneport" | "bare", n: number): Promise<FanoutRun> {
+  const room = `bench-${n}`;
+  const server = kind === "oneport" ? await startFanoutServer("ws-chat.ts") : await startFanoutServer("ws-broadcast.ts", [room]);
   try {
     await sleep(300);
     const m0 = await server.mem();
     // Subscribers are lean raw-socket clients (ws-load.ts): a `ws` client per subscriber would make
     // this one process, not the server, the slowest part of the measured latency at 10k.
-    const room = `bench-${n}`;
     let expect = Buffer.alloc(0);
     let sentAt = 0;
     let got = 0;
     const latencies: number[] = [];
     const ready = new Set<number>();
     const subs: Socket[] = [];
-    const subscribe = clientFrame(JSON.stringify({ id: "sub", method: "chat.v1.ChatService/Subscribe", headers: auth, message: { room } }));
     for (let i = 0; i < n; i += 250) {
       const batch = Array.from({ length: Math.min(250, n - i) }, (_, j) => {
         const k = i + j;
-        return openRaw(server.port, protocol, () => {}, (payload) => {
+        return openRaw(server.port, kind === "oneport" ? protocol : undefined, () => {}, (payload) => {
           ready.add(k);
           if (expect.length > 0 && payload.indexOf(expect) >= 0) {
             latencies.push(performance.now() - sentAt);
@@ -176,17 +190,21 @@ async function fanoutBench(n: number) {
     }
     await sleep(300);
     const m1 = await server.mem();
-    for (const s of subs) s.write(protocol ? protoSubscribe(room) : subscribe);
+    if (kind === "oneport") {
+      const subscribe = protocol ? protoSubscribe(room) : clientFrame(JSON.stringify({ id: "sub", method: "chat.v1.ChatService/Subscribe", headers: auth, message: { room } }));
+      for (const s of subs) s.write(subscribe);
+    }
     const pub = await open(server.port);
     let seq = 0;
-    const publish = (text: string) => pub.send(JSON.stringify({ id: String(++seq), method: "chat.v1.ChatService/Send", headers: auth, message: { room, text } }));
+    const publish = (text: string) =>
+      pub.send(kind === "bare" ? `pub:${text}` : JSON.stringify({ id: String(++seq), method: "chat.v1.ChatService/Send", headers: auth, message: { room, text } }));
     // Warm-up: publish until every subscriber has received something (its subscription is live).
     const deadline = Date.now() + 60_000;
     while (ready.size < n && Date.now() < deadline) {
       publish("warm-up");
       await sleep(250);
     }
-    if (ready.size < n) throw new Error(`only ${ready.size} of ${n} subscribers are live after 60 s`);
+    if (ready.size < n) throw new Error(`${kind}: only ${ready.size} of ${n} subscribers are live after 60 s`);
     await sleep(500);
     const m2 = await server.mem();
 
@@ -199,28 +217,68 @@ async function fanoutBench(n: number) {
       expect = Buffer.from(marker);
       sentAt = performance.now();
       publish(`${marker}${sentAt}`);
-      const until = Date.now() + 5000;
+      const until = Date.now() + 10_000;
       while (got < n && Date.now() < until) await sleep(1);
       lost += n - got;
       await sleep(20);
     }
-    const serverCpuMs = ((cpuSeconds(server.proc.pid!) - serverCpu0) * 1000) / messages;
+    const serverCpu = cpuSeconds(server.proc.pid!) - serverCpu0;
     const load = process.cpuUsage(loadCpu0);
-    const loadCpuMs = (load.user + load.system) / 1000 / messages;
-    latencies.sort((a, b) => a - b);
-    const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
-    const kb = (b: number) => (b / 1024).toFixed(1);
-    console.log(`\nFan-out: ${n} WebSocket subscribers (${protocol ?? "oneport.json.v1"}) in one room, one publisher (Send over /ws), ${messages} messages.`);
-    console.log(`  delivery latency p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, max ${latencies.at(-1)?.toFixed(1)} ms; missed ${lost}${n >= 10_000 ? "  (target: p99 <= 200 ms)" : ""}`);
-    console.log(`  CPU per published message: server ${serverCpuMs.toFixed(1)} ms (${((serverCpuMs * 1000) / n).toFixed(1)} µs per delivery), load generator ${loadCpuMs.toFixed(1)} ms`);
-    console.log(`  server memory per idle connection: RSS ${kb((m1.rss - m0.rss) / n)} KB, heap ${kb((m1.heap - m0.heap) / n)} KB  (target: < 20 KB)`);
-    console.log(`  server memory per subscribed connection: RSS ${kb((m2.rss - m0.rss) / n)} KB, heap ${kb((m2.heap - m0.heap) / n)} KB`);
-    console.log("  (latency is measured in this one load-generator process, so it includes the time to read all N frames here)");
     pub.terminate();
     subs.forEach((s) => s.destroy());
+    return {
+      latencies,
+      lost,
+      cpuUs: (serverCpu * 1e6) / (messages * n),
+      loadMs: (load.user + load.system) / 1000 / messages,
+      idle: { rss: (m1.rss - m0.rss) / n, heap: (m1.heap - m0.heap) / n },
+      subscribed: { rss: (m2.rss - m0.rss) / n, heap: (m2.heap - m0.heap) / n },
+    };
   } finally {
     server.proc.kill("SIGTERM");
+    await new Promise((r) => server.proc.once("exit", r));
   }
+}
+
+/** Fan-out to n subscribers: oneport's chat against the bare broadcast, interleaved rounds. */
+async function fanoutBench(n: number) {
+  const runs: Record<"oneport" | "bare", FanoutRun[]> = { oneport: [], bare: [] };
+  for (let r = 0; r < fanoutRounds; r++) {
+    for (const kind of r % 2 ? (["bare", "oneport"] as const) : (["oneport", "bare"] as const)) runs[kind].push(await fanoutRun(kind, n));
+    process.stderr.write(`fan-out ${n}: round ${r + 1}/${fanoutRounds} done\n`);
+  }
+  const pct = (xs: number[], p: number) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+  };
+  const row = (kind: "oneport" | "bare") => {
+    const rs = runs[kind];
+    return {
+      p50: median(rs.map((x) => pct(x.latencies, 50))),
+      p99: median(rs.map((x) => pct(x.latencies, 99))),
+      max: Math.max(...rs.map((x) => pct(x.latencies, 100))),
+      lost: rs.reduce((a, x) => a + x.lost, 0),
+      cpuUs: median(rs.map((x) => x.cpuUs)),
+      loadMs: median(rs.map((x) => x.loadMs)),
+      idle: median(rs.map((x) => x.idle.rss)),
+      idleHeap: median(rs.map((x) => x.idle.heap)),
+      sub: median(rs.map((x) => x.subscribed.rss)),
+      subHeap: median(rs.map((x) => x.subscribed.heap)),
+    };
+  };
+  const o = row("oneport");
+  const b = row("bare");
+  const kb = (x: number) => (x / 1024).toFixed(1);
+  console.log(`\nFan-out: ${n} WebSocket subscribers (${protocol ?? "oneport.json.v1"}) in one room, one publisher, ${messages} messages; medians of ${fanoutRounds} interleaved rounds.`);
+  console.log(`  ${"server".padEnd(14)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)} ${"max ms".padStart(8)} ${"missed".padStart(7)} ${"CPU µs/delivery".padStart(16)} ${"x bare (CPU)".padStart(13)} ${"idle KB/conn".padStart(13)} ${"subscribed KB/conn".padStart(19)}`);
+  for (const [name, x] of [["oneport chat", o], ["bare ws", b]] as const) {
+    console.log(
+      `  ${name.padEnd(14)} ${x.p50.toFixed(1).padStart(8)} ${x.p99.toFixed(1).padStart(8)} ${x.max.toFixed(1).padStart(8)} ${String(x.lost).padStart(7)} ${x.cpuUs.toFixed(1).padStart(16)} ${(b.cpuUs / x.cpuUs).toFixed(2).padStart(13)} ${`${kb(x.idle)} (${kb(x.idleHeap)})`.padStart(13)} ${`${kb(x.sub)} (${kb(x.subHeap)})`.padStart(19)}`,
+    );
+  }
+  console.log(`  targets: p99 <= 200 ms at 10k subscribers; idle connection < 20 KB (RSS, heap in parentheses). Load generator CPU per message: ${o.loadMs.toFixed(1)} ms (oneport), ${b.loadMs.toFixed(1)} ms (bare)`);
+  console.log("  (latency is measured in this one load-generator process, so it includes its time to read all N frames; the bare");
+  console.log("   server is `ws` broadcasting a frame of the same shape, one send per client, as ws's README shows)");
 }
 
 // The Subscribe request as a binary oneport.ws.v1.Frame, for BENCH_FANOUT_PROTOCOL=oneport.proto.v1.
