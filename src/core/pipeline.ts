@@ -12,6 +12,9 @@ import {
   type UnaryResponse,
 } from "@connectrpc/connect";
 import { invokeUnaryImplementation, transformInvokeImplementation } from "@connectrpc/connect/protocol";
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http2";
+import { NodeHeaders } from "../rpc/node-headers.js";
+import { responseIdKey } from "./errors.js";
 import type { RegisteredMethod } from "./registry.js";
 import { invokeStream } from "./stream.js";
 
@@ -23,9 +26,15 @@ export interface CallInit {
   protocol: string;
   requestMethod: string;
   url: string;
-  requestHeader: Headers | HeadersInit;
+  /** The call's request metadata; ignored when `nodeHeaders` is given. */
+  requestHeader?: Headers | HeadersInit;
   /** The requestHeader Headers belongs to this call alone: use it as is instead of copying it. */
   ownRequestHeader?: boolean;
+  /**
+   * Node's request header object, when the metadata is exactly the request headers (gRPC, Connect):
+   * the fetch Headers over it (a NodeHeaders) is only made if someone asks for it.
+   */
+  nodeHeaders?: IncomingHttpHeaders;
   /** Aborts the call when the client goes away. */
   requestSignal?: AbortSignal;
   /** The deadline the client asked for, already capped by the server's limit. */
@@ -35,6 +44,18 @@ export interface CallInit {
 
 /** A call's context as the Pipeline makes it: a HandlerContext that the adapter ends with abort(). */
 export type CallContext = HandlerContext & { abort(reason?: unknown): void };
+
+// The request objects Pipeline.unary makes carry their context under this key (see requestHeaderValue).
+const kContext = Symbol("oneport call context");
+
+/**
+ * One request header of a call, as `req.header.get(name)` would answer (name in lower case), but
+ * without making the call's fetch Headers when the Pipeline still has the raw ones.
+ */
+export function requestHeaderValue(req: { header: Headers }, name: string): string | null {
+  const ctx = (req as { [kContext]?: LazyContext })[kContext];
+  return ctx !== undefined ? ctx.headerValue(name) : req.header.get(name);
+}
 
 /**
  * The one place every protocol calls into: builds the HandlerContext and runs the implementation
@@ -84,7 +105,8 @@ export class Pipeline {
       get header() {
         return ctx.requestHeader;
       },
-    };
+      [kContext]: ctx,
+    } as UnaryRequest;
     let next = implFn(spec, m.service, ctx, req);
     for (let i = this.interceptors.length - 1; i >= 0; i--) next = this.interceptors[i](next as never) as typeof next;
     return next(req).then((res: UnaryResponse) => {
@@ -167,6 +189,7 @@ class LazyContext implements CallContext {
   private resTrailer: Headers | undefined;
   readonly timeoutMs: () => number | undefined;
   private headerInit: Headers | HeadersInit | undefined;
+  private rawHeaders: IncomingHttpHeaders | undefined;
   private header: Headers | undefined;
   private ctrl: AbortController | undefined;
   private readonly deadline: number | undefined;
@@ -187,7 +210,8 @@ class LazyContext implements CallContext {
     this.protocolName = init.protocol;
     this.requestMethod = init.requestMethod;
     this.url = init.url;
-    if (init.ownRequestHeader && init.requestHeader instanceof Headers) this.header = init.requestHeader;
+    if (init.nodeHeaders !== undefined) this.rawHeaders = init.nodeHeaders;
+    else if (init.ownRequestHeader && init.requestHeader instanceof Headers) this.header = init.requestHeader;
     else this.headerInit = init.requestHeader;
     this.requestSignal = init.requestSignal;
     const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
@@ -199,10 +223,28 @@ class LazyContext implements CallContext {
 
   get requestHeader(): Headers {
     if (this.header === undefined) {
-      this.header = new Headers(this.headerInit);
+      this.header = this.rawHeaders !== undefined ? new NodeHeaders(this.rawHeaders) : new Headers(this.headerInit);
       this.headerInit = undefined;
     }
     return this.header;
+  }
+
+  /** One request header (lower-case name), read without making the fetch Headers while it is not made. */
+  headerValue(name: string): string | null {
+    if (this.header !== undefined) return this.header.get(name);
+    const raw = this.rawHeaders;
+    if (raw !== undefined) {
+      const v = raw[name];
+      return v === undefined ? null : typeof v === "string" ? v : v.join(", ");
+    }
+    const init = this.headerInit;
+    // Name-value pairs (REST's metadata): the last match wins for set(), all are joined for get().
+    if (Array.isArray(init)) {
+      let out: string | null = null;
+      for (const [k, v] of init as Array<[string, string]>) if (k.toLowerCase() === name) out = out === null ? v : `${out}, ${v}`;
+      return out;
+    }
+    return this.requestHeader.get(name);
   }
 
   get responseHeader(): Headers {
@@ -288,10 +330,42 @@ class LazyContext implements CallContext {
   }
 }
 
-/** A call's response headers or trailers, or undefined when nothing created them (none were set). */
+/**
+ * A call's response headers or trailers, or undefined when nothing created them (none were set).
+ * The headers include `x-request-id` once the call succeeded (errorInterceptor's responseIdKey).
+ */
 export function responseHeadersOf(ctx: HandlerContext, which: "header" | "trailer"): Headers | undefined {
-  if (ctx instanceof LazyContext) return ctx.peek(which);
-  return which === "header" ? ctx.responseHeader : ctx.responseTrailer;
+  if (!(ctx instanceof LazyContext)) return which === "header" ? ctx.responseHeader : ctx.responseTrailer;
+  if (which === "header") {
+    const id = ctx.values.get(responseIdKey);
+    if (id !== "") ctx.responseHeader.set("x-request-id", id);
+  }
+  return ctx.peek(which);
+}
+
+/**
+ * Writes a call's response headers into a Node header object (the adapters' fast way: no fetch
+ * Headers is created when the call set none): what the call set, then `x-request-id` once it
+ * succeeded. Repeated fields are joined with ", " except set-cookie, as fetch Headers does.
+ */
+export function writeResponseHeader(ctx: HandlerContext, into: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  const h = ctx instanceof LazyContext ? ctx.peek("header") : ctx.responseHeader;
+  if (h !== undefined) copyInto(h, into);
+  const id = ctx.values.get(responseIdKey);
+  if (id !== "") into["x-request-id"] = id;
+  return into;
+}
+
+/** Copies a fetch Headers into a Node header object (optionally prefixed), overwriting. */
+export function copyInto(h: Headers, into: OutgoingHttpHeaders, prefix = ""): OutgoingHttpHeaders {
+  h.forEach((value, key) => {
+    const k = prefix + key;
+    const prev = into[k];
+    // fetch Headers already joined repeated fields with ", "; only set-cookie comes one by one.
+    if (prev === undefined || key !== "set-cookie") into[k] = value;
+    else into[k] = Array.isArray(prev) ? [...prev, value] : [String(prev), value];
+  });
+  return into;
 }
 
 function timedOut(): ConnectError {

@@ -4,10 +4,9 @@ import { base64Decode } from "@bufbuild/protobuf/wire";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJsonBytes, parseTimeout } from "@connectrpc/connect/protocol-connect";
 import type { OutgoingHttpHeaders } from "node:http2";
-import { responseHeadersOf, type CallContext } from "../core/pipeline.js";
+import { responseHeadersOf, writeResponseHeader, type CallContext } from "../core/pipeline.js";
 import type { RegisteredMethod } from "../core/registry.js";
 import type { Exchange, RequestHead } from "./exchange.js";
-import { NodeHeaders } from "./node-headers.js";
 import type { RpcEnv } from "./grpc.js";
 import { clientError, codecOf, nodeHeaders, tooLarge } from "./wire.js";
 
@@ -54,8 +53,7 @@ export function serveConnect(env: RpcEnv, m: RegisteredMethod, ex: Exchange, typ
     protocol: "connect",
     requestMethod: ex.method,
     url: ex.url(),
-    requestHeader: new NodeHeaders(ex.headers),
-    ownRequestHeader: true,
+    nodeHeaders: ex.headers,
     timeoutMs: timeout.timeoutMs,
   });
   const call = new ConnectCall(env, m, ex, type, ctx);
@@ -116,8 +114,7 @@ class ConnectCall {
       return this.fail(e);
     }
     const headers: OutgoingHttpHeaders = { "content-type": this.type.binary ? "application/proto" : "application/json" };
-    const h = responseHeadersOf(this.ctx, "header");
-    if (h !== undefined) nodeHeaders(h, headers);
+    writeResponseHeader(this.ctx, headers);
     this.respond(200, headers, body);
     this.ctx.abort();
   }
@@ -126,7 +123,7 @@ class ConnectCall {
   fail(e: unknown): void {
     const err = clientError(e);
     this.ctx.abort(err);
-    const headers = nodeHeaders(this.ctx.responseHeader);
+    const headers = writeResponseHeader(this.ctx, {});
     headers["content-type"] = "application/json";
     nodeHeaders(err.metadata, headers);
     this.respond(codeToHttpStatus(err.code), headers, errorToJsonBytes(err, { registry: this.env.types }));

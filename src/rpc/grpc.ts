@@ -4,10 +4,9 @@ import { createAsyncIterable } from "@connectrpc/connect/protocol";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 import type { OutgoingHttpHeaders } from "node:http2";
-import { responseHeadersOf, type CallContext, type Pipeline } from "../core/pipeline.js";
+import { responseHeadersOf, writeResponseHeader, type CallContext, type Pipeline } from "../core/pipeline.js";
 import type { RegisteredMethod } from "../core/registry.js";
 import type { Exchange, RequestHead } from "./exchange.js";
-import { NodeHeaders } from "./node-headers.js";
 import { clientError, codecOf, envelope, nodeHeaders, singleEnvelope, tooLarge } from "./wire.js";
 
 /** What the fast path needs from the server. */
@@ -56,8 +55,7 @@ export function serveGrpc(env: RpcEnv, m: RegisteredMethod, ex: Exchange, type: 
     protocol: type.web ? "grpc-web" : "grpc",
     requestMethod: "POST",
     url: ex.url(),
-    requestHeader: new NodeHeaders(ex.headers),
-    ownRequestHeader: true,
+    nodeHeaders: ex.headers,
     timeoutMs: timeout.timeoutMs,
   });
   ex.onAbort((reason) => ctx.abort(reason));
@@ -133,8 +131,7 @@ class Reply {
 
   private headers(): OutgoingHttpHeaders {
     const h: OutgoingHttpHeaders = { "content-type": responseType[(this.type.web ? 2 : 0) + (this.type.binary ? 1 : 0)] };
-    const r = responseHeadersOf(this.ctx, "header");
-    return r === undefined ? h : nodeHeaders(r, h);
+    return writeResponseHeader(this.ctx, h);
   }
 
   /** Sends one message (headers first, after the implementation had its chance to set them). */

@@ -1,7 +1,8 @@
-import type { DescMessage, MessageShape, Registry } from "@bufbuild/protobuf";
+import { fromJsonString, toJsonString, type DescMessage, type MessageShape, type Registry } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createMethodSerializationLookup } from "@connectrpc/connect/protocol";
 import type { OutgoingHttpHeaders } from "node:http2";
+import { copyInto } from "../core/pipeline.js";
 import type { RegisteredMethod } from "../core/registry.js";
 
 /** Parses and serializes one method's messages, with connect's error messages and size limits. */
@@ -19,9 +20,10 @@ const codecs = new WeakMap<RegisteredMethod, Codec>();
 export function codecOf(m: RegisteredMethod, maxBytes: number, maxSendBytes: number, registry?: Registry): Codec {
   let c = codecs.get(m);
   if (c === undefined) {
-    const json = registry ? { registry } : undefined;
-    const s = createMethodSerializationLookup(m.method, undefined, json, { readMaxBytes: maxBytes, writeMaxBytes: maxSendBytes });
-    const inB = s.getI(true), inJ = s.getI(false), outB = s.getO(true), outJ = s.getO(false);
+    const s = createMethodSerializationLookup(m.method, undefined, undefined, { readMaxBytes: maxBytes, writeMaxBytes: maxSendBytes });
+    const inB = s.getI(true), outB = s.getO(true);
+    const inJ = jsonSerialization(m.method.input, maxBytes, maxSendBytes, registry);
+    const outJ = jsonSerialization(m.method.output, maxBytes, maxSendBytes, registry);
     c = {
       parse: (binary, data) => (binary ? inB : inJ).parse(data),
       serialize: (binary, msg) => (binary ? outB : outJ).serialize(msg),
@@ -29,6 +31,43 @@ export function codecOf(m: RegisteredMethod, maxBytes: number, maxSendBytes: num
     codecs.set(m, c);
   }
   return c;
+}
+
+/**
+ * connect's JSON serialization (same options, errors and limits) through Buffer instead of
+ * TextDecoder/TextEncoder: TextEncoder.encode allocates a fresh ArrayBuffer per message, and
+ * ArrayBuffers are what drives V8's garbage collections on a busy server; Buffer.from(string)
+ * takes small messages from Node's pool.
+ */
+function jsonSerialization(desc: DescMessage, readMax: number, writeMax: number, registry: Registry | undefined) {
+  const opts = { ignoreUnknownFields: true, registry };
+  return {
+    parse(data: Uint8Array): MessageShape<DescMessage> {
+      if (data.byteLength > readMax) throw new ConnectError(`message size ${data.byteLength} is larger than configured readMaxBytes ${readMax}`, Code.ResourceExhausted);
+      try {
+        return fromJsonString(desc, utf8(data), opts);
+      } catch (e) {
+        throw ConnectError.from(e, Code.InvalidArgument);
+      }
+    },
+    serialize(msg: MessageShape<DescMessage>): Uint8Array {
+      let bytes: Buffer;
+      try {
+        bytes = Buffer.from(toJsonString(desc, msg, opts), "utf8");
+      } catch (e) {
+        throw ConnectError.from(e, Code.Internal);
+      }
+      if (bytes.byteLength > writeMax) throw new ConnectError(`message size ${bytes.byteLength} is larger than configured writeMaxBytes ${writeMax}`, Code.ResourceExhausted);
+      return bytes;
+    },
+  };
+}
+
+// UTF-8 text as TextDecoder reads it: a leading byte order mark is dropped, bad sequences become U+FFFD.
+function utf8(data: Uint8Array): string {
+  const b = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const bom = b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
+  return b.toString("utf8", bom);
 }
 
 /** The 5-byte envelope of gRPC and gRPC-Web around one message. */
@@ -77,12 +116,5 @@ export function clientError(e: unknown): ConnectError {
 
 /** Copies a fetch Headers into a Node header object (optionally prefixed), overwriting. */
 export function nodeHeaders(h: Headers, into: OutgoingHttpHeaders = {}, prefix = ""): OutgoingHttpHeaders {
-  h.forEach((value, key) => {
-    const k = prefix + key;
-    const prev = into[k];
-    // fetch Headers already joined repeated fields with ", "; only set-cookie comes one by one.
-    if (prev === undefined || key !== "set-cookie") into[k] = value;
-    else into[k] = Array.isArray(prev) ? [...prev, value] : [String(prev), value];
-  });
-  return into;
+  return copyInto(h, into, prefix);
 }
