@@ -100,7 +100,7 @@ describe("gRPC and gRPC-Web under fuzzing", { timeout: 120_000 }, () => {
         assert.equal(a.rstCode, undefined, `${p}: the stream was reset (code ${a.rstCode})`);
         assertGrpc(a, false, `${p} ${contentType} timeout=${timeout} encoding=${encoding}`, contentType);
       }),
-      budget(400, 5000),
+      budget(400, 3000),
     );
     await stillServes();
   });
@@ -128,7 +128,7 @@ describe("gRPC and gRPC-Web under fuzzing", { timeout: 120_000 }, () => {
           }
           assertGrpc(isText && a.status === 200 && a.headers["grpc-status"] === undefined ? { ...a, body: fromText(a.body) } : a, true, what, contentType);
         }),
-        budget(400, 5000),
+        budget(400, 3000),
       );
       await stillServes();
     });

@@ -79,7 +79,7 @@ describe("REST parsers under fuzzing", () => {
         }
         assert.deepEqual(parseTemplate(printTemplate(t)), { ...t, source: printTemplate(t) });
       }),
-      budget(6000, 4000),
+      budget(4000, 2000),
     );
   });
 
@@ -92,7 +92,7 @@ describe("REST parsers under fuzzing", () => {
         r.decoded.forEach((d, i) => assert.equal(d, decodeURIComponent(r.raw[i])));
         assert.ok(!r.decoded.includes(".") && !r.decoded.includes(".."));
       }),
-      budget(6000, 3000),
+      budget(5000, 1200),
     );
   });
 
@@ -118,7 +118,7 @@ describe("REST parsers under fuzzing", () => {
           for (const m of found.allowed) assert.ok(candidates.some((r) => r.httpMethod === m), `${p}: Allow lists ${m} wrongly`);
         }
       }),
-      budget(8000, 5000, [["/v1/rooms/r1%3A%61rchive", "POST"]]),
+      budget(6000, 2500, [["/v1/rooms/r1%3A%61rchive", "POST"]]),
     );
   });
 
@@ -137,7 +137,7 @@ describe("REST parsers under fuzzing", () => {
           assert.ok(e.message.length < 400, e.message);
         }
       }),
-      budget(10000, 5000),
+      budget(6000, 2500),
     );
   });
 
@@ -158,7 +158,7 @@ describe("REST parsers under fuzzing", () => {
           assert.ok(e instanceof ValueError, `not a ValueError: ${String(e)} for ${JSON.stringify(s)}`);
         }
       }),
-      budget(10000, 4000),
+      budget(6000, 1500),
     );
     assert.equal(parseEnum(KindSchema, "KIND_ALPHA"), Kind.ALPHA);
   });
@@ -180,7 +180,7 @@ describe("REST parsers under fuzzing", () => {
           assert.doesNotMatch(e.message, /\n\s+at /, "a stack trace in the message");
         }
       }),
-      budget(6000, 5000),
+      budget(4000, 2000),
     );
   });
 
@@ -190,7 +190,7 @@ describe("REST parsers under fuzzing", () => {
         const ms = parseTimeout(s);
         if (ms !== undefined) assert.ok(Number.isFinite(ms) && ms >= 1, `${s} -> ${ms}`);
       }),
-      budget(5000, 2000),
+      budget(4000, 500),
     );
   });
 });

@@ -250,7 +250,9 @@ export interface H1Answer {
 /** One HTTP/1.1 request through `agent` (a keep-alive agent with one socket reuses the connection). */
 export function h1call(agent: Agent, port: number, method: string, path: string, headers: Record<string, string>, body?: Uint8Array): Promise<H1Answer> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: "127.0.0.1", port, method, path, headers, agent, timeout: HANG_MS }, (res) => {
+    // An explicit length: Node sends GET and DELETE bodies unframed otherwise (read as a next request).
+    const framed = body === undefined ? headers : { ...headers, "content-length": String(body.byteLength) };
+    const req = httpRequest({ host: "127.0.0.1", port, method, path, headers: framed, agent, timeout: HANG_MS }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));

@@ -77,7 +77,7 @@ describe("raw TCP bytes at the port", { timeout: 120_000 }, () => {
         statuses.add(status);
         if (status !== undefined) assert.ok(status >= 400 && status < 500, `HTTP ${status}`);
       }),
-      budget(300, 6000),
+      budget(300, 2500),
     );
     await stillServes();
   });
@@ -89,7 +89,7 @@ describe("raw TCP bytes at the port", { timeout: 120_000 }, () => {
       fc.asyncProperty(fc.array(mutated(h2seeds, { lengthAt: h2lengths, maxOps: 3 }), { minLength: 16, maxLength: 16 }), async (inputs) => {
         await Promise.all(inputs.map((bytes) => tcpExchange(srv.port, bytes, { endAfterWrite: true, patienceMs: 1500 })));
       }),
-      budget(40, 6000),
+      budget(40, 3500),
     );
     await stillServes();
   });
@@ -100,7 +100,7 @@ describe("raw TCP bytes at the port", { timeout: 120_000 }, () => {
       fc.asyncProperty(fc.integer({ min: 1, max: PREFACE.length - 1 }), async (n) => {
         assert.equal((await tcpExchange(srv.port, PREFACE.subarray(0, n))).length, 0);
       }),
-      budget(3, 8000),
+      budget(3, 4000),
     );
   });
 
@@ -114,7 +114,7 @@ describe("raw TCP bytes at the port", { timeout: 120_000 }, () => {
         if (status !== undefined) assert.ok(status < 500, `HTTP ${status} for ${JSON.stringify(bytes.toString("latin1"))}:\n${out.toString("latin1").slice(0, 400)}`);
       }),
       // Regressions: Host headers that are no host made connect-node throw (a 500 from the dispatcher).
-      budget<[Buffer]>(500, 10000, [
+      budget<[Buffer]>(500, 3000, [
         [Buffer.from("POST /example.ExampleService/SayHello HTTP/1.1\r\nHost: Content-Type: application/grpc-web+proto\r\nContent-Length: 0\r\n\r\n", "latin1")],
         [Buffer.from("POST /example.ExampleService/SayHello HTTP/1.1\r\nHost: a:b:c\r\nContent-Type: application/grpc-web-text\r\nContent-Length: 0\r\n\r\n", "latin1")],
       ]),

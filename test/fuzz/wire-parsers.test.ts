@@ -65,7 +65,7 @@ describe("wire parsers under fuzzing", () => {
         // A frame over the limit is refused whatever it holds.
         if (Buffer.byteLength(s) > max) assert.ok("error" in f);
       }),
-      budget(10000, 4000),
+      budget(6000, 2500),
     );
   });
 
@@ -76,7 +76,7 @@ describe("wire parsers under fuzzing", () => {
         const f = decodeClientFrame(Buffer.from(b), true, "proto", max);
         wellFormed(f, Buffer.from(b).toString("hex"));
       }),
-      budget(20000, 5000),
+      budget(8000, 2000),
     );
   });
 
@@ -86,7 +86,7 @@ describe("wire parsers under fuzzing", () => {
         const f = decodeClientFrame(Buffer.from(b), isBinary, isBinary ? "json" : "proto", 1 << 20);
         assert.ok("error" in f);
       }),
-      budget(2000, 1000),
+      budget(2000, 400),
     );
   });
 
@@ -103,7 +103,7 @@ describe("wire parsers under fuzzing", () => {
         assert.equal(bin.status?.message, json.status.message ?? "");
         assert.deepEqual(bin.headers, Object.keys(f.headers).length > 0 ? { ...f.headers } : {});
       }),
-      budget(3000, 1000),
+      budget(2000, 500),
     );
   });
 
@@ -121,7 +121,7 @@ describe("wire parsers under fuzzing", () => {
         assert.equal(5 + r.byteLength, buf.length);
         assert.ok(r.byteLength <= max);
       }),
-      budget(20000, 4000),
+      budget(10000, 1500),
     );
   });
 
@@ -139,7 +139,7 @@ describe("wire parsers under fuzzing", () => {
           assert.ok(e instanceof ConnectError, `not a ConnectError: ${String(e)}`);
         }
       }),
-      budget(20000, 4000),
+      budget(8000, 1500),
     );
   });
 
@@ -169,7 +169,7 @@ describe("wire parsers under fuzzing", () => {
         const c = acceptConnect(m, rh);
         if (c) assert.ok(m.spec.kind === "unary");
       }),
-      budget(10000, 3000),
+      budget(5000, 1500),
     );
   });
 
@@ -181,7 +181,7 @@ describe("wire parsers under fuzzing", () => {
           else assert.ok(typeof t.timeoutMs === "number" && t.timeoutMs >= 0 && Number.isFinite(t.timeoutMs), `${s} -> ${t.timeoutMs}`);
         }
       }),
-      budget(10000, 2000),
+      budget(8000, 800),
     );
   });
 
@@ -199,7 +199,7 @@ describe("wire parsers under fuzzing", () => {
         const isPrefix = buf.subarray(0, p.length).equals(p.subarray(0, Math.min(buf.length, p.length)));
         assert.equal(kind, isPrefix ? (buf.length >= p.length ? "h2" : "more") : "http1");
       }),
-      budget(20000, 2000),
+      budget(10000, 800),
     );
   });
 });

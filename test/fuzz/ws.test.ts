@@ -103,14 +103,14 @@ describe("WebSocket bridge under fuzzing", { timeout: 120_000 }, () => {
   it("answers random and mutated JSON frames with error or status frames and keeps the connection serving (oneport.json.v1)", async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.oneof({ weight: 5, arbitrary: jsonJunk }, { weight: 1, arbitrary: protoJunk }), { minLength: 1, maxLength: 6 }), (junk) => session("json", junk)),
-      budget(300, 6000),
+      budget(300, 3500),
     );
   });
 
   it("answers random and mutated binary frames with error or status frames and keeps the connection serving (oneport.proto.v1)", async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.oneof({ weight: 5, arbitrary: protoJunk }, { weight: 1, arbitrary: jsonJunk }), { minLength: 1, maxLength: 6 }), (junk) => session("proto", junk)),
-      budget(300, 6000),
+      budget(300, 3500),
     );
   });
 });
