@@ -107,7 +107,7 @@ describe("Connect protocol under fuzzing", { timeout: 120_000 }, () => {
         fc.asyncProperty(path, ct, headerSets, body, async (p, contentType, headers, b) => {
           assertUnary(await call(h2, "POST", p, { ...headers, "content-type": contentType }, b), `POST ${p} ${contentType} ${JSON.stringify(headers)}`);
         }),
-        budget(300, 2500),
+        budget(300, 2000),
       );
       await stillServes(h2);
     });
@@ -130,7 +130,7 @@ describe("Connect protocol under fuzzing", { timeout: 120_000 }, () => {
           assertUnary(await call(h2, "GET", path, headers), `GET ${path}`);
         }),
         // Regression: invalid base64 in "message" was an INTERNAL error (HTTP 500) on the fast path.
-        budget<[Record<string, string>, Record<string, string>, boolean]>(300, 2500, [[{ message: "!!!", encoding: "proto", base64: "1" }, {}, false]]),
+        budget<[Record<string, string>, Record<string, string>, boolean]>(300, 2000, [[{ message: "!!!", encoding: "proto", base64: "1" }, {}, false]]),
       );
       await stillServes(h2);
     });
@@ -146,7 +146,7 @@ describe("Connect protocol under fuzzing", { timeout: 120_000 }, () => {
         delete headers["content-encoding"]; // connect-content-encoding is the streaming header
         assertStream(await call(true, "POST", p, { ...headers, "content-type": contentType, "connect-content-encoding": "identity" }, b), `POST ${p} ${contentType}`);
       }),
-      budget(300, 3000),
+      budget(300, 2500),
     );
     await stillServes(true);
   });
