@@ -36,3 +36,6 @@ export { RedisBroker, type RedisBrokerOptions } from "./pubsub/redis.js";
 export { createBroker, type BrokerSelection } from "./pubsub/select.js";
 export { playgroundFeature, type PlaygroundOptions } from "./playground/feature.js";
 export { createLogger } from "./log.js";
+export { instrumentBroker, type CountingBroker } from "./observability/broker.js";
+export { defaultMetricsOptions, defaultBuckets, type MetricsOptions, type TracingOptions } from "./observability/options.js";
+export type { ServerMetrics } from "./observability/metrics.js";

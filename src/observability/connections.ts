@@ -18,7 +18,8 @@ export interface TransportFigures {
 /**
  * Open connections and their bytes by transport ("h1", "h2", "h1-tls", "h2-tls"). A connection
  * costs one Map entry and one close listener; bytes are read from the socket's own counters
- * (socket.bytesRead / bytesWritten) when it closes and, for open ones, at scrape time.
+ * (socket.bytesRead / bytesWritten) when it closes and, for open ones, at scrape time. On TLS
+ * transports those are the decrypted bytes: handshakes and record overhead are not in them.
  */
 export class ConnectionTable {
   private readonly open = new Map<Socket, string>();
@@ -52,7 +53,7 @@ export class ConnectionTable {
       if (f === undefined) out.set(t, (f = { open: 0, accepted: 0, read: 0, written: 0 }));
       f.open++;
       f.accepted++;
-      // A TLS socket's counters are those of the TCP socket under it (the bytes on the wire).
+      // A TLS socket counts the decrypted bytes (HTTP framing included, TLS records not).
       f.read += socket.bytesRead;
       f.written += socket.bytesWritten;
     }

@@ -76,8 +76,8 @@ export class ServerMetrics {
       } });
     gauge("oneport_connections_open", "Open connections by transport (h1, h2, h1-tls, h2-tls), counted once their protocol is known.", (f) => f.open);
     counter("oneport_connections_total", "Connections accepted, by transport.", (f) => f.accepted);
-    counter("oneport_received_bytes_total", "Bytes received on connections (socket level: HTTP framing and TLS included), by transport.", (f) => f.read);
-    counter("oneport_sent_bytes_total", "Bytes sent on connections (socket level), by transport.", (f) => f.written);
+    counter("oneport_received_bytes_total", "Bytes received on connections (HTTP framing included; on TLS transports after decryption), by transport.", (f) => f.read);
+    counter("oneport_sent_bytes_total", "Bytes sent on connections (HTTP framing included; on TLS transports before encryption), by transport.", (f) => f.written);
   }
 
   private registerWebSocketMetrics(): void {
