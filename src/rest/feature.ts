@@ -98,7 +98,16 @@ export function restFeature(ctx: ServerContext): Feature {
         responseHeadersOf(call, "trailer")?.forEach((v, k) => (t[TRAILER_PREFIX + k] = v));
         return t;
       };
-      await writeStream(res, m.method.output, messages, format, () => responseHeaders({}, responseHeadersOf(call, "header")), trailers, types);
+      // HTTP/2 in Node 20: a stream reset with NO_ERROR while writes wait on flow control (a client
+      // that stopped reading, then left) emits "aborted" on the request but never "close" on the
+      // response, so the call would wait forever. Destroying the response makes it close.
+      const onAborted = () => res.destroy();
+      req.once("aborted", onAborted);
+      try {
+        await writeStream(res, m.method.output, messages, format, () => responseHeaders({}, responseHeadersOf(call, "header")), trailers, types);
+      } finally {
+        req.off("aborted", onAborted);
+      }
     } finally {
       res.off("close", onClose);
       call.abort();

@@ -2,7 +2,8 @@
 // backpressure against a reader that stops reading.
 import assert from "node:assert/strict";
 import { request } from "node:http";
-import { describe, it } from "node:test";
+import { connect as h2connect } from "node:http2";
+import { after, describe, it } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { EventSource } from "eventsource";
@@ -171,6 +172,29 @@ describe("REST server streaming", () => {
       while (probe.cancelled === cancelledBefore) await new Promise((r) => setTimeout(r, 20));
       assert.equal(probe.cancelled, cancelledBefore + 1);
       assert.equal((await fetch(`${url}/v1/hello/Bob`)).status, 200, "the server keeps serving");
+    });
+
+    it(`holds the producer for an HTTP/2 ${accept} client that does not read, and cancels the call when it resets the stream`, async () => {
+      const before = probe.yielded;
+      const cancelledBefore = probe.cancelled;
+      const session = h2connect(url);
+      after(() => session.destroy());
+      const stream = session.request({ ":path": "/v1/count/0?padding=65536", accept });
+      stream.end();
+      await new Promise((resolve) => stream.once("response", resolve));
+      stream.pause(); // never read: the flow-control window fills and write() starts returning false
+      let last = -1;
+      for (let stable = 0; stable < 5; ) {
+        await new Promise((r) => setTimeout(r, 50));
+        stable = probe.yielded === last ? stable + 1 : 0;
+        last = probe.yielded;
+      }
+      const produced = probe.yielded - before;
+      assert.ok(produced > 0 && produced < 400, `produced ${produced} messages for a reader that never read`);
+      // RST_STREAM with NO_ERROR (Node's default), which Node's compat layer reports only as "aborted".
+      stream.close();
+      while (probe.cancelled === cancelledBefore) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(probe.cancelled, cancelledBefore + 1);
     });
   }
 });
