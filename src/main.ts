@@ -41,6 +41,8 @@ const server = createServer({
   // The playground offers tokens to visitors only when they are the public dev tokens anyway.
   features: [chat.feature, playgroundFeature({ devTokens: cfg.devChatTokens ? cfg.chatTokens : undefined })],
 });
+// Workers share the port, so a scrape reaches one of them: the label keeps their series apart.
+if (isClusterWorker()) server.context.metrics?.registry.setDefaultLabels({ worker: String(workerId()) });
 try {
   const addr = await server.listen();
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
