@@ -55,11 +55,15 @@ export function guardSession(session: http2.ServerHttp2Session, limits: SessionL
   handshake.unref();
 
   const bucket = limits.http2ControlFrameRate > 0 ? new TokenBucket(limits.http2ControlFrameRate, limits.http2ControlFrameBurst) : undefined;
+  let flooded = false;
   const charge = (what: string) => {
-    if (!bucket || bucket.take() || session.destroyed) return;
+    if (!bucket || flooded || bucket.take() || session.destroyed) return;
+    flooded = true;
     logger.warn({ frame: what, rate: limits.http2ControlFrameRate, burst: limits.http2ControlFrameBurst }, "http2 flood: closing the connection with ENHANCE_YOUR_CALM");
-    // destroy(undefined, code) would send NO_ERROR: an undefined error takes the parameter's default.
-    session.destroy(new Error(`http2 ${what} flood`), http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+    // Not from inside this event: it runs within nghttp2's frame callbacks, and destroying the
+    // session there trips Node's nghttp2 memory accounting (an abort of the whole process,
+    // nodejs/node#38964). destroy(undefined, code) would send NO_ERROR (the error's default wins).
+    setImmediate(() => session.destroy(new Error(`http2 ${what} flood`), http2.constants.NGHTTP2_ENHANCE_YOUR_CALM));
   };
 
   const armIdle = () => {

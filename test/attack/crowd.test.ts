@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
 import { rssBytes, spawnTs, type Child } from "./peers/spawn.js";
-import { eventually, probe, serverSockets } from "./support.js";
+import { eventually, probe, probeWhile, serverSockets } from "./support.js";
 
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 const CONNS = Number(process.env.ATTACK_CONNS ?? 10_000);
@@ -21,7 +21,7 @@ before(async () => {
   server = spawnTs(here("./peers/server.ts"), {
     // Idle attackers must outlive the test's measurement: long header timeout. maxConnections leaves
     // room for the probe above the crowd (at the default, 10_000, the crowd alone fills the port).
-    ATTACK_LIMITS: JSON.stringify({ headersTimeoutMs: 120_000, requestTimeoutMs: 120_000, maxConnections: CONNS + 1000 }),
+    ATTACK_LIMITS: JSON.stringify({ headersTimeoutMs: 120_000, requestTimeoutMs: 120_000, maxConnections: CONNS + 1000, http2ControlFrameBurst: 300 }),
     ATTACK_WS: JSON.stringify({ maxBufferedBytes: 256 * 1024, pingIntervalMs: 0 }),
   });
   const ready = await server.line((l) => typeof l.port === "number");
@@ -94,4 +94,24 @@ describe("WebSocket clients that never read", { timeout: 60_000 }, () => {
     }
     await probe(url, "after");
   });
+});
+
+describe("HTTP/2 floods at the default limits", { timeout: 60_000 }, () => {
+  // Destroying a flooding session from inside nghttp2's callbacks once aborted the whole process
+  // (nodejs/node#38964); the attacker reconnects after every GOAWAY to hit that path many times.
+  // The budget is the default rate with a smaller burst, so three floods are over in moments.
+  for (const kind of ["rapid-reset", "ping"]) {
+    it(`keeps the server process up and answering through a reconnecting ${kind} flood`, async () => {
+      const attacker = spawnTs(here("./peers/flood-attacker.ts"), { ATTACK_PORT: String(port), ATTACK_KIND: kind });
+      after(() => attacker.stop());
+      await attacker.line((l) => "attacking" in l);
+      // Three flooding connections closed by the server with ENHANCE_YOUR_CALM, probing meanwhile.
+      const closed = attacker.line((l) => l.goaway === 11 && (l.closed as number) >= 3);
+      await probeWhile(url, closed);
+      await closed;
+      await attacker.stop();
+      assert.equal(server.proc.exitCode, null, "the server process is alive");
+      await probe(url, "after");
+    });
+  }
 });

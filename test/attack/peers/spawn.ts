@@ -9,7 +9,7 @@ export interface Child {
   lines: Record<string, unknown>[];
   /** Resolves with the first line for which `pred` holds. */
   line(pred: (l: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
-  /** Ends the child (SIGKILL if it is still there after `graceMs`) and waits for its exit. */
+  /** Ends the child (stdin EOF, then SIGTERM, then SIGKILL after `graceMs`) and waits for its exit. */
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -41,11 +41,13 @@ export function spawnTs(file: string, env: Record<string, string>): Child {
     },
     async stop(graceMs = 5000) {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
+      // Attackers stop when stdin closes; the server on SIGTERM; anything else is killed.
       proc.stdin?.end();
-      proc.kill("SIGTERM");
-      const t = setTimeout(() => proc.kill("SIGKILL"), graceMs);
+      const term = setTimeout(() => proc.kill("SIGTERM"), 1000);
+      const kill = setTimeout(() => proc.kill("SIGKILL"), 1000 + graceMs);
       await exited;
-      clearTimeout(t);
+      clearTimeout(term);
+      clearTimeout(kill);
     },
   };
 }
