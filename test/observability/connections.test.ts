@@ -12,6 +12,7 @@ import { createChat } from "../../src/services/chat.js";
 import { topicOf } from "../../src/services/chat-rooms.js";
 import { exampleService } from "../../src/services/example.js";
 import { connectJson, webSocket } from "../chat/adapters.js";
+import { connectH2WebSocket, nextMessage } from "../client/h2-websocket.js";
 import { startServer } from "../support/server.js";
 import { connect } from "../ws/client.js";
 import { scrape, valueOf } from "./prom.js";
@@ -81,6 +82,25 @@ describe("connection metrics", () => {
     assert.deepEqual(gauges(await scrape(url)), [1, 0]);
     ws.close();
     await scrapeUntil(url, (s) => gauges(s)[0] === 0);
+  });
+
+  it("counts a WebSocket over an HTTP/2 CONNECT stream (RFC 8441) like an upgraded one", async () => {
+    const { url } = await startServer();
+    const h2 = await connectH2WebSocket(url, { protocol: "oneport.json.v1" });
+    after(() => h2.session.destroy());
+    assert.equal(h2.status, 200);
+    const ws = h2.ws!;
+    const s = await scrapeUntil(url, (x) => valueOf(x, "oneport_websocket_connections_open") === 1);
+    assert.equal(valueOf(s, "oneport_connections_open", { transport: "h2" }), 1);
+    ws.send(JSON.stringify({ id: "1", method: "example.ExampleService/SayHello", message: { name: "H2" } }));
+    assert.match(await nextMessage(ws), /Hello, H2/);
+    const d = await measure(url, async () => {
+      ws.send(JSON.stringify({ id: "2", method: "example.ExampleService/SayHello", message: { name: "again" } }));
+      await nextMessage(ws);
+    });
+    assert.equal(d("oneport_server_handled_total", { protocol: "ws", method: "SayHello", code: "OK" }), 1);
+    ws.close();
+    await scrapeUntil(url, (x) => valueOf(x, "oneport_websocket_connections_open") === 0);
   });
 });
 
