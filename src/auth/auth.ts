@@ -164,14 +164,16 @@ export class Auth {
     try {
       if (authorization === undefined) {
         if (!this.options.requireForWebSocket) return {};
-        return refusal(unauthenticated('this WebSocket needs a token: send "authorization: Bearer <token>", or offer the subprotocol "oneport.bearer.<token>"', challenge(this.options.realm)));
+        throw unauthenticated('this WebSocket needs a token: send "authorization: Bearer <token>", or offer the subprotocol "oneport.bearer.<token>"', challenge(this.options.realm));
       }
       const a = parseAuthorization(authorization);
-      if (a === undefined || "error" in a) return refusal(unauthenticated('the authorization header must be "Bearer <token>"', challenge(this.options.realm, "invalid_request")));
+      if (a === undefined || "error" in a) throw unauthenticated('the authorization header must be "Bearer <token>"', challenge(this.options.realm, "invalid_request"));
       await this.verify(a.token);
       return fromElsewhere ? { authorization } : {};
     } catch (e) {
-      return refusal(ConnectError.from(e));
+      const err = ConnectError.from(e);
+      this.logger.debug({ code: Code[err.code], path: req.url }, "websocket upgrade refused by auth");
+      return refusal(err);
     }
   }
 
