@@ -51,5 +51,9 @@ export function limitsFromCli(pick: (flag: string, env: string) => string | unde
     if (!/^\d+$/.test(raw.trim()) || n > r.max) throw new Error(`--${r.flag} (${envOf(r.flag)}) must be an integer from 0 to ${r.max}, got "${raw}"`);
     (r.ws ? ws : limits)[r.key] = n;
   }
+  // Checked here too so that the CLI says which flags disagree instead of failing at start.
+  const headers = limits.headersTimeoutMs ?? defaultLimits.headersTimeoutMs;
+  const request = limits.requestTimeoutMs ?? defaultLimits.requestTimeoutMs;
+  if (request > 0 && request < headers) throw new Error(`--request-timeout-ms (REQUEST_TIMEOUT_MS, ${request}) must be 0 or at least --headers-timeout-ms (HEADERS_TIMEOUT_MS, ${headers})`);
   return { limits: limits as Partial<Limits>, ws: ws as Partial<WsOptions> };
 }

@@ -78,6 +78,7 @@ describe("limit settings", () => {
     assert.equal(cfg.server.limits?.http2ControlFrameRate, 50);
     assert.deepEqual(cfg.server.ws, { maxStreamsPerConnection: 16, maxBufferedBytes: 65536 });
     assert.throws(() => parseCli(["--idle-timeout-ms", "soon"], {}), /--idle-timeout-ms \(IDLE_TIMEOUT_MS\) must be an integer/);
+    assert.throws(() => parseCli(["--request-timeout-ms", "3000"], { HEADERS_TIMEOUT_MS: "5000" }), /--request-timeout-ms .* must be 0 or at least --headers-timeout-ms/);
   });
 
   it("lists every limit in --help with its variable and default", () => {
