@@ -3,6 +3,7 @@
 // is well-formed (an error frame or a status frame), the connection stays open, and a valid call
 // sent after the junk on the same connection answers.
 import assert from "node:assert/strict";
+import * as http2 from "node:http2";
 import { after, describe, it } from "node:test";
 import fc from "fast-check";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
@@ -10,7 +11,7 @@ import { codeFromString } from "@connectrpc/connect/protocol-connect";
 import WebSocket from "ws";
 import { HelloRequestSchema, HelloResponseSchema } from "../../src/gen/example/example_pb.js";
 import { FrameSchema } from "../../src/gen/oneport/ws/v1/frame_pb.js";
-import { assertClean, budget, HANG_MS, junkText, mutated, mutatedText, startFuzzServer } from "./support.js";
+import { assertClean, budget, envelope, h2call, HANG_MS, junkText, mutated, mutatedText, startFuzzServer } from "./support.js";
 
 const srv = await startFuzzServer({ limits: { maxMessageBytes: 4096 }, ws: { maxFrameBytes: 8192 } });
 after(() => srv.assertNoCrash());
@@ -99,6 +100,30 @@ const jsonJunk = fc.oneof(
 );
 const protoJunk = fc.oneof({ weight: 4, arbitrary: mutated(binSeeds, { maxOps: 4 }) }, { weight: 1, arbitrary: fc.uint8Array({ maxLength: 64 }) }, { weight: 1, arbitrary: fc.constant(new Uint8Array(9000)) });
 
+/** An RFC 8441 extended CONNECT on `session`: the response status and body; the stream is closed after. */
+function extendedConnect(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders): Promise<{ status: number; json: boolean; body: string; rstCode?: number }> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ":method": "CONNECT", ":protocol": "websocket", ":scheme": "http", ":authority": `127.0.0.1:${srv.port}`, ...headers }, { endStream: false });
+    const timer = setTimeout(() => reject(new Error(`no answer to the extended CONNECT within ${HANG_MS} ms`)), HANG_MS);
+    let status = 0;
+    let json = false;
+    let body = "";
+    stream.on("response", (h) => {
+      status = Number(h[":status"]);
+      json = String(h["content-type"]).startsWith("application/json");
+      // A handshake that succeeded is a WebSocket now: nothing more to read, end it.
+      if (status === 200) stream.close(http2.constants.NGHTTP2_CANCEL);
+    });
+    stream.on("data", (d: Buffer) => (body += d.toString("utf8")));
+    stream.on("error", () => undefined);
+    stream.on("close", () => {
+      clearTimeout(timer);
+      resolve({ status, json, body, rstCode: status === 200 ? undefined : stream.rstCode || undefined });
+    });
+    if (status !== 200) stream.end();
+  });
+}
+
 describe("WebSocket bridge under fuzzing", { timeout: 120_000 }, () => {
   it("answers random and mutated JSON frames with error or status frames and keeps the connection serving (oneport.json.v1)", async () => {
     await fc.assert(
@@ -112,5 +137,35 @@ describe("WebSocket bridge under fuzzing", { timeout: 120_000 }, () => {
       fc.asyncProperty(fc.array(fc.oneof({ weight: 5, arbitrary: protoJunk }, { weight: 1, arbitrary: jsonJunk }), { minLength: 1, maxLength: 6 }), (junk) => session("proto", junk)),
       budget(300, 3500),
     );
+  });
+
+  it("answers mutated RFC 8441 handshakes (WebSocket over HTTP/2) with 200 or a 4xx, and the session serves on", async () => {
+    const session = http2.connect(srv.url);
+    session.on("error", () => undefined);
+    after(() => session.close());
+    await new Promise((r) => session.once("remoteSettings", r));
+    const printable = (seeds: string[]) => mutatedText(seeds, { maxOps: 2 }).map((v) => v.replace(/[^\x20-\x7e]/g, "").trim());
+    const headers = fc.record(
+      {
+        ":path": fc.oneof(fc.constantFrom("/ws", "/ws?x=1", "/other", "/"), printable(["/ws"]).map((p) => (p.startsWith("/") ? p : "/" + p))),
+        "sec-websocket-version": fc.oneof(fc.constantFrom("13", "8", "", "x"), printable(["13"])),
+        "sec-websocket-protocol": fc.oneof(fc.constantFrom("oneport.json.v1", "oneport.proto.v1", "oneport.json.v1, oneport.proto.v1", "other", ""), printable(["oneport.proto.v1"])),
+        origin: fc.oneof(fc.constantFrom(`http://127.0.0.1:${srv.port}`, "http://evil.example", "null", "not a url"), printable(["http://127.0.0.1"])),
+      },
+      { requiredKeys: [":path"] },
+    );
+    await fc.assert(
+      fc.asyncProperty(headers, async (h) => {
+        const a = await extendedConnect(session, h);
+        assert.equal(a.rstCode, undefined, `${JSON.stringify(h)}: the stream was reset`);
+        assert.ok(a.status === 200 || (a.status >= 400 && a.status < 500), `${JSON.stringify(h)}: HTTP ${a.status} ${a.body}`);
+        // Our own refusals are Connect-style JSON; ws's header syntax checks answer in plain text.
+        if (a.status !== 200) assertClean(a.json ? (JSON.parse(a.body) as { message: string }).message : a.body, JSON.stringify(h));
+      }),
+      budget(300, 2500),
+    );
+    // The same session still serves a gRPC call.
+    const r = await h2call(session, { ":path": "/example.ExampleService/SayHello", "content-type": "application/grpc", te: "trailers" }, envelope(hello("after")));
+    assert.equal(r.trailers["grpc-status"], "0");
   });
 });
