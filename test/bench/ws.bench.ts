@@ -172,6 +172,12 @@ async function fanoutRun(kind: "oneport" | "bare", n: number): Promise<FanoutRun
     let expect = Buffer.alloc(0);
     let sentAt = 0;
     let got = 0;
+    let lastFrameAt = 0;
+    // Waits until no frame has arrived for `ms` (the server has sent everything it had queued), at most 30 s.
+    const quiet = async (ms: number) => {
+      const until = Date.now() + 30_000;
+      while (performance.now() - lastFrameAt < ms && Date.now() < until) await sleep(Math.min(ms, 50));
+    };
     const latencies: number[] = [];
     const ready = new Set<number>();
     const subs: Socket[] = [];
@@ -180,6 +186,7 @@ async function fanoutRun(kind: "oneport" | "bare", n: number): Promise<FanoutRun
         const k = i + j;
         return openRaw(server.port, kind === "oneport" ? protocol : undefined, () => {}, (payload) => {
           ready.add(k);
+          lastFrameAt = performance.now();
           if (expect.length > 0 && payload.indexOf(expect) >= 0) {
             latencies.push(performance.now() - sentAt);
             got++;
@@ -198,14 +205,16 @@ async function fanoutRun(kind: "oneport" | "bare", n: number): Promise<FanoutRun
     let seq = 0;
     const publish = (text: string) =>
       pub.send(kind === "bare" ? `pub:${text}` : JSON.stringify({ id: String(++seq), method: "chat.v1.ChatService/Send", headers: auth, message: { room, text } }));
-    // Warm-up: publish until every subscriber has received something (its subscription is live).
-    const deadline = Date.now() + 60_000;
+    // Warm-up: publish until every subscriber has received something (its subscription is live), one
+    // message at a time, so that no backlog of warm-up messages is still being delivered when measuring.
+    const deadline = Date.now() + 120_000;
     while (ready.size < n && Date.now() < deadline) {
       publish("warm-up");
-      await sleep(250);
+      await sleep(500);
+      await quiet(500);
     }
-    if (ready.size < n) throw new Error(`${kind}: only ${ready.size} of ${n} subscribers are live after 60 s`);
-    await sleep(500);
+    if (ready.size < n) throw new Error(`${kind}: only ${ready.size} of ${n} subscribers are live after 120 s`);
+    await quiet(500);
     const m2 = await server.mem();
 
     let lost = 0;
@@ -220,7 +229,7 @@ async function fanoutRun(kind: "oneport" | "bare", n: number): Promise<FanoutRun
       const until = Date.now() + 10_000;
       while (got < n && Date.now() < until) await sleep(1);
       lost += n - got;
-      await sleep(20);
+      await quiet(got < n ? 500 : 20);
     }
     const serverCpu = cpuSeconds(server.proc.pid!) - serverCpu0;
     const load = process.cpuUsage(loadCpu0);
