@@ -6,7 +6,7 @@ import { protocolKey } from "../core/pipeline.js";
 import { TokenCache } from "./cache.js";
 import { cookieValue, parseAuthorization, queryToken, subprotocolToken, withoutParam } from "./credentials.js";
 import type { ResolvedAuthOptions } from "./options.js";
-import { authorKey, challenge, isAuthError, principalKey, unauthenticated, type AuthError, type Principal } from "./principal.js";
+import { authorKey, challenge, invalidToken, isAuthError, principalKey, unauthenticated, type AuthError, type Principal } from "./principal.js";
 import { missingScopes, RuleSet, type Access } from "./rules.js";
 
 // Set by an edge (REST) that already authenticated and authorized this very call: the interceptor
@@ -56,13 +56,15 @@ export class Auth {
         this.cache.set(token, p);
         return p;
       } catch (e) {
-        if (!isAuthError(e)) {
+        // A verifier's own ConnectError(UNAUTHENTICATED) is a deliberate refusal, like invalidToken().
+        const err = isAuthError(e) ? e : e instanceof ConnectError && e.code === Code.Unauthenticated ? invalidToken(e.rawMessage) : undefined;
+        if (err === undefined) {
           // A verifier of the user's that failed in its own way: logged, the client learns nothing of it.
           this.logger.error({ err: e }, "token verifier failed");
           throw new ConnectError("tokens cannot be verified right now; try again later", Code.Unavailable);
         }
         // The refusal of a verifier that understood the token says more than "unknown token".
-        if (refusal === undefined || (e.recognized && !refusal.recognized)) refusal = e;
+        if (refusal === undefined || (err.recognized && !refusal.recognized)) refusal = err;
       }
     }
     throw this.asClientError(refusal!);

@@ -161,6 +161,7 @@ describe("public methods, principals and verifiers", async () => {
     async verify(token) {
       verified++;
       if (token === "boom") throw new Error("database at 10.0.0.7 is down");
+      if (token === "revoked") throw new ConnectError("this key was revoked: create a new one", Code.Unauthenticated);
       if (token !== "counted") throw Object.assign(new Error("no"), {});
       return { subject: "counted", scopes: [], claims: {} };
     },
@@ -181,6 +182,13 @@ describe("public methods, principals and verifiers", async () => {
     for (let i = 0; i < 3; i++) await client.sayHello({ name: "x" }, { headers: { authorization: "Bearer counted" } });
     assert.equal(verified - before, 1, "the cache answered the repeats");
     assert.deepEqual(seen.slice(-3), ["counted", "counted", "counted"]);
+  });
+
+  it("passes a verifier's own UNAUTHENTICATED refusal on with its message and a challenge", async () => {
+    const a = await get(url, "/v1/hello/x", { authorization: "Bearer revoked" });
+    assert.equal(a.status, 401);
+    assert.equal(JSON.parse(a.text).message, "this key was revoked: create a new one");
+    assert.match(String(a.headers["www-authenticate"]), /error="invalid_token"/);
   });
 
   it("turns a verifier's own failure into UNAVAILABLE without its message", async () => {
