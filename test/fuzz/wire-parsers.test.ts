@@ -13,7 +13,7 @@ import { HelloRequestSchema } from "../../src/gen/example/example_pb.js";
 import { FrameSchema } from "../../src/gen/oneport/ws/v1/frame_pb.js";
 import { sniff } from "../../src/http/listener.js";
 import { acceptConnect } from "../../src/rpc/connect.js";
-import type { RequestHead } from "../../src/rpc/exchange.js";
+import { errorFromRstCode, type RequestHead } from "../../src/rpc/exchange.js";
 import { acceptGrpc } from "../../src/rpc/grpc.js";
 import { codecOf, singleEnvelope } from "../../src/rpc/wire.js";
 import { decodeClientFrame, encodeServerFrame, type ClientFrame, type FrameError } from "../../src/ws/frame.js";
@@ -182,6 +182,16 @@ describe("wire parsers under fuzzing", () => {
         }
       }),
       budget(8000, 800),
+    );
+  });
+
+  it("maps any HTTP/2 RST_STREAM code to a ConnectError the handler sees", () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.integer({ min: 0, max: 0x10 }), fc.nat(), fc.constant(0xffffffff)), (code) => {
+        const e = errorFromRstCode(code);
+        assert.ok(e instanceof ConnectError && e.code >= 1 && e.code <= 16, String(e));
+      }),
+      budget(2000, 500),
     );
   });
 
