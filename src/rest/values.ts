@@ -5,6 +5,7 @@ import { reflect, type ReflectMessage } from "@bufbuild/protobuf/reflect";
 export class ValueError extends Error {}
 
 const INT = /^[+-]?\d+$/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const UINT = /^\+?\d+$/;
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 const RANGE32: Partial<Record<ScalarType, [bigint, bigint]>> = {
@@ -25,6 +26,8 @@ const IS64 = new Set([ScalarType.INT64, ScalarType.SINT64, ScalarType.SFIXED64, 
 export function parseScalar(type: ScalarType, s: string): string | number | bigint | boolean | Uint8Array {
   switch (type) {
     case ScalarType.STRING:
+      // A lone surrogate cannot be encoded as UTF-8, which proto strings must be.
+      if (LONE_SURROGATE.test(s)) throw new ValueError(`"${clip(s)}" is not valid Unicode text`);
       return s;
     case ScalarType.BOOL:
       if (s === "true" || s === "1") return true;

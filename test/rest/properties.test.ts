@@ -6,7 +6,8 @@ import fc from "fast-check";
 import { Code } from "@connectrpc/connect";
 import { fromJson } from "@bufbuild/protobuf";
 import { EchoRequestSchema } from "../../src/gen/oneport/testing/v1/transcoding_pb.js";
-import { parseQuery } from "../../src/rest/query.js";
+import { reflect } from "@bufbuild/protobuf/reflect";
+import { bindQuery, parseQuery, QueryError } from "../../src/rest/query.js";
 import { exampleService } from "../../src/services/example.js";
 import { startServer } from "../support/server.js";
 import { raw, type Answer } from "./support.js";
@@ -77,6 +78,15 @@ describe("REST property tests", () => {
       }),
       { numRuns: 1000 },
     );
+  });
+
+  it("refuses text that is not valid Unicode (a lone surrogate) with a QueryError naming the parameter", () => {
+    for (const q of ["note=a\ud800", "nested.label=\udc00", "tags=ok&tags=\ud83d"]) {
+      assert.throws(() => bindQuery(reflect(EchoRequestSchema), parseQuery(q), new Set(), false), (e: unknown) => e instanceof QueryError && /query parameter "(note|nested.label|tags)".*not valid Unicode text/.test(e.message));
+    }
+    const ok = reflect(EchoRequestSchema);
+    bindQuery(ok, parseQuery("note=%F0%9F%98%80"), new Set(), false);
+    assert.equal(ok.message.note, "\u{1F600}");
   });
 
   it("reports the code of a bad query as INVALID_ARGUMENT", async () => {

@@ -56,12 +56,17 @@ const everyType = {
   count: 4294967295,
   nested: { label: "L", depth: 3, deeper: { value: "V" }, items: ["x", "y"] },
   left: "l",
+  maybeUint64: "18446744073709551615",
+  maybeDouble: -0.5,
+  maybeBytes: "/+8=",
+  times: ["2024-01-02T03:04:05Z", "1970-01-01T00:00:00.000000001Z"],
 };
 const everyQuery =
   "kind=KIND_BETA&flag=true&big=-9007199254740993&ubig=18446744073709551615&small=-5&ratio=1.5&fraction=0.25" +
   "&blob=aGVsbG8_&at=2024-01-02T03:04:05.5Z&wait=1.5s&mask=a,nested.label&maybeInt=7&maybe_string=hi&maybeBool=0" +
   "&tags=a&tags=b+c&numbers=1&numbers=2&kinds=1&kinds=KIND_BETA&note=n&count=4294967295" +
-  "&nested.label=L&nested.depth=3&nested.deeper.value=V&nested.items=x&nested.items=y&left=l";
+  "&nested.label=L&nested.depth=3&nested.deeper.value=V&nested.items=x&nested.items=y&left=l" +
+  "&maybe_uint64=18446744073709551615&maybeDouble=-5e-1&maybeBytes=_-8&times=2024-01-02T03:04:05Z&times=1970-01-01T00:00:00.000000001Z";
 
 const cases: Case[] = [
   { name: "the course's route GET /v1/hello/{name}", method: "GET", path: "/v1/hello/Bob", connect: () => hello.sayHello({ name: "Bob" }), out: HelloResponseSchema },
