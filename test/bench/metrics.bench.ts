@@ -1,4 +1,4 @@
-// What metrics cost per call. Two measurements, each interleaved against its baseline in the same run:
+// What metrics cost per call (BENCH_ROUNDS, BENCH_SECONDS, BENCH_CALLS). Two measurements, each interleaved against its baseline in the same run:
 //  1. in process: Pipeline.unary through the metrics interceptor vs. the same pipeline without it
 //     (the interceptor's own cost, in ns per call, without sockets or load generator noise);
 //  2. end to end: oneport with metrics on vs. off under h2load (server CPU µs per call and req/s),
@@ -29,7 +29,7 @@ async function inProcess(): Promise<void> {
   const table = new CallTable(defaultBuckets);
   const pipelines = { off: new Pipeline([], shutdown.signal, 0), on: new Pipeline([metricsInterceptor(table)], shutdown.signal, 0) };
   const input = create(HelloRequestSchema, { name: "Bob" });
-  const calls = 200_000;
+  const calls = Number(process.env.BENCH_CALLS ?? 100_000);
   const run = async (p: Pipeline) => {
     const t0 = process.cpuUsage();
     for (let i = 0; i < calls; i++) {
