@@ -1,4 +1,4 @@
-import { create, toJson, type DescField, type DescMessage, type Message, type Registry as TypeRegistry } from "@bufbuild/protobuf";
+import { create, toJson, toJsonString, type DescField, type DescMessage, type Message, type Registry as TypeRegistry } from "@bufbuild/protobuf";
 import { reflect, type ReflectMessage } from "@bufbuild/protobuf/reflect";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { httpStatusOf, isRestError, statusJson } from "./errors.js";
@@ -17,7 +17,7 @@ export interface Rendered {
 export function renderMessage(desc: DescMessage, msg: Message, field: DescField | undefined, types: TypeRegistry): Rendered {
   if (!field) {
     if (isHttpBody(desc)) return rawBody(msg);
-    return { body: JSON.stringify(toJson(desc, msg, { registry: types })), contentType: "application/json" };
+    return { body: toJsonString(desc, msg, jsonOptions(types)), contentType: "application/json" };
   }
   const r = reflect(desc, msg);
   if (field.fieldKind === "message") {
@@ -30,6 +30,15 @@ export function renderMessage(desc: DescMessage, msg: Message, field: DescField 
   if (r.isSet(field)) reflect(desc, only).set(field, r.get(field));
   const json = toJson(desc, only, { registry: types, alwaysEmitImplicit: true }) as Record<string, unknown>;
   return { body: JSON.stringify(json[field.jsonName] ?? null), contentType: "application/json" };
+}
+
+const optionsOf = new WeakMap<TypeRegistry, { registry: TypeRegistry }>();
+
+// One options object per registry (protobuf-es merges the options with its defaults on every call anyway).
+function jsonOptions(types: TypeRegistry): { registry: TypeRegistry } {
+  let o = optionsOf.get(types);
+  if (o === undefined) optionsOf.set(types, (o = { registry: types }));
+  return o;
 }
 
 function rawBody(msg: Message): Rendered {

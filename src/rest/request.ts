@@ -37,19 +37,18 @@ export function decodeRequest(route: RestRoute, path: SplitPath, query: string, 
 
   const r = reflect(input, msg);
   const vars = extractVariables(route.template, path);
-  for (const [i, [, value]] of vars.entries()) {
+  for (let i = 0; i < vars.length; i++) {
     const { path: fields, name } = route.pathFields[i];
     try {
-      setPath(r, fields, value);
+      setPath(r, fields, vars[i][1]);
     } catch (e) {
       if (e instanceof ValueError) throw new RestError(`path variable "${name}": ${e.message}`, Code.InvalidArgument);
       throw e;
     }
   }
-  const bound = new Set(route.pathFields.map((p) => p.name));
-  if (route.bodyField) bound.add(route.bodyField.name);
+  if (query === "") return msg;
   try {
-    bindQuery(r, parseQuery(query), bound, route.body === "*");
+    bindQuery(r, parseQuery(query), boundFields(route), route.body === "*");
   } catch (e) {
     if (e instanceof QueryError) throw new RestError(e.message, Code.InvalidArgument);
     throw e;
@@ -57,9 +56,23 @@ export function decodeRequest(route: RestRoute, path: SplitPath, query: string, 
   return msg;
 }
 
+const bound = new WeakMap<RestRoute, Set<string>>();
+
+// The fields a route binds from its path and body (query parameters may not set them); once per route.
+function boundFields(route: RestRoute): Set<string> {
+  let b = bound.get(route);
+  if (b === undefined) {
+    b = new Set(route.pathFields.map((p) => p.name));
+    if (route.bodyField) b.add(route.bodyField.name);
+    bound.set(route, b);
+  }
+  return b;
+}
+
 function setPath(r: ReflectMessage, fields: DescField[], value: string): void {
   let cur = r;
-  for (const f of fields.slice(0, -1)) {
+  for (let i = 0; i < fields.length - 1; i++) {
+    const f = fields[i];
     if (f.fieldKind !== "message") return;
     if (!cur.isSet(f)) cur.set(f, reflect(f.message));
     cur = cur.get(f) as ReflectMessage;
