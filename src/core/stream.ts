@@ -1,4 +1,4 @@
-import { create, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import { create, isMessage, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type Interceptor, type StreamRequest, type StreamResponse } from "@connectrpc/connect";
 import { createAsyncIterable } from "@connectrpc/connect/protocol";
 import type { RegisteredMethod } from "./registry.js";
@@ -120,7 +120,9 @@ function normalized(desc: DescMessage, src: AsyncIterable<unknown>): AsyncIterab
   return {
     [Symbol.asyncIterator]() {
       const it = src[Symbol.asyncIterator]();
-      const full = (r: IteratorResult<unknown>): IteratorResult<Msg> => (r.done === true ? r : { done: false, value: create(desc, r.value as Msg) });
+      // Most implementations yield full messages: their result objects pass through as they are.
+      const full = (r: IteratorResult<unknown>): IteratorResult<Msg> =>
+        r.done === true || isMessage(r.value, desc) ? (r as IteratorResult<Msg>) : { done: false, value: create(desc, r.value as Msg) };
       return {
         next: () => it.next().then(full),
         return: it.return ? (v?: unknown) => it.return!(v).then(full) : undefined,
