@@ -23,6 +23,11 @@ export interface ChatTrafficOptions {
   rooms: string[];
   /** Mean pause between two sends of one sender. */
   sendIntervalMs: number;
+  /**
+   * Messages sent to each room before anything else, so that the rooms' bounded history is full
+   * from the start: otherwise it fills during the run and looks like growth (0: none).
+   */
+  historyPrefill: number;
   /** Transports for the bidi Chat participants (protocol name -> transport). */
   bidi: Array<[string, Transport]>;
 }
@@ -67,20 +72,45 @@ export class ChatTraffic {
         this.logs.get(room)!.push({ name: `${protocol} Chat stream`, received: p.received, longLived: true });
       }
     }
-    // Subscriptions are registered on the server asynchronously: anchors are sent until all have one.
+    // Every subscriber must be registered before the prefill: wait for one message to reach all.
+    await this.anchor("ready");
+    // With every subscriber listening, so that each message also holds what the server derives from
+    // it for its readers (decoded once, encoded once per WebSocket format) as in the steady state.
+    const [, prefiller] = this.senders[0];
+    for (const room of this.o.rooms) {
+      let next = 0;
+      const worker = async () => {
+        while (next < this.o.historyPrefill) await prefiller.send(room, `prefill:${room}:${next++}`);
+      };
+      // Two at a time: fast enough, and no subscriber falls behind its bounded queue.
+      await Promise.all([worker(), worker()]);
+    }
+    // Counting starts at an anchor that every subscriber received after the prefill.
+    const anchors = await this.anchor("anchor");
+    for (const room of this.o.rooms) this.ledgers.set(room, { room, anchor: anchors.get(room)!, final: `final:${room}`, sent: new Map() });
+    this.loops = [...this.senders.map(([p, c], i) => this.sendLoop(p, c, this.intruders[i][1])), ...this.bidi.map((b) => this.bidiLoop(b)), this.churnLoop()];
+  }
+
+  /**
+   * Subscriptions are registered on the server asynchronously: per room, marker messages are sent
+   * until one reached every subscriber; returns that marker per room.
+   */
+  private async anchor(prefix: string): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
     for (const room of this.o.rooms) {
       const subs = this.logs.get(room)!;
+      const has = (text: string) => (s: { received: Received }) => s.received.messages.some((m) => m.text === text);
       for (let k = 0; ; k++) {
-        const anchor = `anchor:${room}:${k}`;
-        await this.senders[0][1].send(room, anchor);
-        if (await waitFor(() => subs.every((s) => s.received.messages.some((m) => m.text === anchor)), 3_000)) {
-          this.ledgers.set(room, { room, anchor, final: `final:${room}`, sent: new Map() });
+        const marker = `${prefix}:${room}:${k}`;
+        await this.senders[0][1].send(room, marker);
+        if (await waitFor(() => subs.every(has(marker)), 3_000)) {
+          out.set(room, marker);
           break;
         }
-        if (k === 20) throw new Error(`chat subscribers of ${room} not ready: ${subs.filter((s) => !s.received.messages.some((m) => m.text === anchor)).map((s) => s.name).join(", ")}`);
+        if (k === 20) throw new Error(`chat subscribers of ${room} not ready: ${subs.filter((s) => !has(marker)(s)).map((s) => s.name).join(", ")}`);
       }
     }
-    this.loops = [...this.senders.map(([p, c], i) => this.sendLoop(p, c, this.intruders[i][1])), ...this.bidi.map((b) => this.bidiLoop(b)), this.churnLoop()];
+    return out;
   }
 
   private pause = () => sleep(this.o.sendIntervalMs * (0.5 + this.o.random()));
@@ -138,7 +168,7 @@ export class ChatTraffic {
   private async churn(protocol: string, c: ChatClient, room: string, bad: boolean, holdMs: number): Promise<void> {
     const sub = c.subscribe(room);
     if (bad) {
-      const code = await Promise.race([sub.received.done(), sleep(30_000).then(() => Code.DeadlineExceeded)]);
+      const code = await Promise.race([sub.received.done(), sleep(60_000).then(() => Code.DeadlineExceeded)]);
       sub.cancel();
       return this.o.tally.record(protocol, `${SUB} (invalid room)`, Code.InvalidArgument, code);
     }

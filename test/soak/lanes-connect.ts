@@ -157,6 +157,7 @@ export const grpcWebLane = (env: LaneEnv): Lane =>
 /** The WebSocket bridge through oneport/client, JSON (`oneport.json.v1`) or binary (`oneport.proto.v1`) frames. */
 export const wsLane = (env: LaneEnv, binary: boolean): Lane =>
   lane(binary ? "ws-proto" : "ws-json", env, () => {
-    const transport = createWebSocketTransport({ baseUrl: env.url, WebSocket, useBinaryFormat: binary, maxMessageBytes: env.maxMessageBytes * 2 });
+    // Timeouts as long as a scenario's: on a starved machine a handshake or a pong can take seconds.
+    const transport = createWebSocketTransport({ baseUrl: env.url, WebSocket, useBinaryFormat: binary, maxMessageBytes: env.maxMessageBytes * 2, connectTimeoutMs: 60_000, heartbeatTimeoutMs: 60_000 });
     return { transport, close: () => transport.close() };
   }, { bidi: true, churn: true });

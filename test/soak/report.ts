@@ -11,7 +11,8 @@ export function progressLine(elapsedS: number, tally: Tally, chatSent: number, s
   const protocols = [...tally.byProtocol].map(([p, c]) => `${p} ${c.calls}`).join(", ");
   let expected = 0;
   for (const c of tally.byProtocol.values()) expected += c.expectedErrors;
-  return `[${String(Math.round(elapsedS)).padStart(5)}s] calls ${tally.calls} (${protocols}) | injected errors ${expected} | unexpected ${tally.unexpectedTotal} | chat sent ${chatSent} | RSS ${mib(last?.rss)} MiB, heap after GC ${mib(lastGc?.heapAfterGc)} MiB`;
+  const slow = tally.takeSlowest();
+  return `[${String(Math.round(elapsedS)).padStart(5)}s] calls ${tally.calls} (${protocols}) | injected errors ${expected} | unexpected ${tally.unexpectedTotal} | chat sent ${chatSent} | RSS ${mib(last?.rss)} MiB, heap after GC ${mib(lastGc?.heapAfterGc)} MiB, connections ${lastGc?.connections ?? "-"}, ws streams ${lastGc?.wsStreams ?? "-"} | slowest call ${slow ? `${Math.round(slow.ms)} ms (${slow.what})` : "-"}`;
 }
 
 /** The RSS over time as a table of about `rows` rows (every sample is in the JSON report). */

@@ -2,6 +2,7 @@
 // time (default 10 min), its RSS sampled from outside; fails on a growing RSS after warm-up, a lost
 // or duplicated chat message, or any error that was not injected on purpose. See docs/soak.md.
 import { mkdir, writeFile } from "node:fs/promises";
+import { globalAgent } from "node:http";
 import { dirname } from "node:path";
 import { Http2SessionManager, createConnectTransport } from "@connectrpc/connect-node";
 import { WebSocket } from "ws";
@@ -13,8 +14,9 @@ import { restLane } from "./lane-rest.js";
 import { wsBadFrames } from "./lane-ws-raw.js";
 import { connectJsonLane, connectProtoLane, grpcWebLane, wsLane } from "./lanes-connect.js";
 import { callTable, progressLine, rssTable, trendLine } from "./report.js";
+import { growth, summarize, type HeapKind } from "./heap-diff.js";
 import { Inspector } from "./inspector.js";
-import { metricsHeap, rssBytes, startServerProcess } from "./server-process.js";
+import { rssBytes, scrape, serverHeld, socketTable, startServerProcess, type ScrapedMetrics } from "./server-process.js";
 import { KNOWN_DEFECTS, knownLogDefect } from "./known-defects.js";
 import { soakSettings, type SoakSettings } from "./settings.js";
 import { Tally } from "./tally.js";
@@ -24,10 +26,10 @@ let cfg: SoakSettings;
 try {
   cfg = soakSettings(process.argv.slice(2), process.env);
 } catch (e) {
-  console.error(`soak: ${(e as Error).message}\nUsage: npm run soak -- [--seconds N] [--rate N] [--seed N] [--report FILE] [--no-trend] [--strict] (see docs/soak.md)`);
+  console.error(`soak: ${(e as Error).message}\nUsage: npm run soak -- [--seconds N] [--rate N] [--seed N] [--report FILE] [--no-trend] [--strict] [--heap-diff] (see docs/soak.md)`);
   process.exit(2);
 }
-const { seconds, rate, seed, trend, strict, reportPath } = cfg;
+const { seconds, rate, seed, trend, strict, reportPath, heapDiff } = cfg;
 const MAX_MESSAGE_BYTES = 64 * 1024;
 const TOKENS = { sender: "soak-sender-token", listener: "soak-listener-token" };
 
@@ -46,7 +48,7 @@ const lanes: Lane[] = [grpcLane(env), connectJsonLane(env), connectProtoLane(env
 for (const lane of lanes) if (lane.protocol.startsWith("ws-")) lane.scenarios.push(...wsBadFrames(env, lane.protocol === "ws-proto"));
 
 const h2 = new Http2SessionManager(server.url);
-const wsChat = createWebSocketTransport({ baseUrl: server.url, WebSocket, useBinaryFormat: true });
+const wsChat = createWebSocketTransport({ baseUrl: server.url, WebSocket, useBinaryFormat: true, connectTimeoutMs: 60_000, heartbeatTimeoutMs: 60_000 });
 const chat = new ChatTraffic({
   url: server.url,
   tally,
@@ -55,6 +57,8 @@ const chat = new ChatTraffic({
   subscriberToken: TOKENS.listener,
   rooms: ["soak-a", "soak-b", "soak-c"],
   sendIntervalMs: 500,
+  // The server keeps 1000 messages per room (ChatOptions.historyLimit): full before the trend starts.
+  historyPrefill: trend ? 1000 : 0,
   bidi: [
     ["connect-proto-h2", createConnectTransport({ baseUrl: server.url, httpVersion: "2", useBinaryFormat: true, sessionManager: h2 })],
     ["ws-proto", wsChat],
@@ -80,8 +84,8 @@ const sample = async (gc = false) => {
     if (gc || performance.now() - lastGc >= GC_EVERY_MS) {
       lastGc = performance.now();
       const heapAfterGc = await inspector.heapAfterGc();
-      const [rss, metrics] = await Promise.all([rssBytes(server.pid), metricsHeap(server.url)]);
-      samples.push({ t, rss, heapAfterGc, metricsHeapUsed: metrics?.heapUsed });
+      const [rss, m] = await Promise.all([rssBytes(server.pid), scrape(server.url)]);
+      samples.push({ t, rss, heapAfterGc, metricsHeapUsed: m?.heapUsed, connections: m?.connections, wsConnections: m?.wsConnections, wsStreams: m?.wsStreams });
     } else samples.push({ t, rss: await rssBytes(server.pid) });
   } catch (e) {
     tally.fail("server", "memory sample", "a running server", "no sample", String(e));
@@ -97,7 +101,11 @@ const progress = setInterval(() => console.log(progressLine(elapsed(), tally, ch
 
 const driver = new Driver(lanes, 1000 / rate, 8, random, tally);
 driver.start();
+// With --heap-diff: a heap snapshot when warm-up ends, compared with one at the end.
+let warmHeap: Promise<Map<string, HeapKind> | undefined> | undefined;
+const warmTimer = heapDiff ? setTimeout(() => (warmHeap = inspector.heapSnapshot().then(summarize, () => undefined)), seconds * defaultTrendRule.warmupFraction * 1000) : undefined;
 await new Promise((r) => setTimeout(r, seconds * 1000));
+clearTimeout(warmTimer);
 await driver.stop();
 phase("traffic stopped; checking chat deliveries");
 const chatResult = await chat.stop();
@@ -105,11 +113,35 @@ clearInterval(sampler);
 clearInterval(progress);
 await sample(true);
 console.log(progressLine(elapsed(), tally, chatSent(), samples));
+const before = await warmHeap;
+if (before) console.log(`\nheap growth from the end of warm-up to the end (by kind, after GC):\n${growth(before, summarize(await inspector.heapSnapshot())).join("\n")}`);
 await inspector.close();
 chat.close();
 await Promise.all(lanes.map((l) => l.close()));
 h2.abort();
 await wsChat.close();
+
+// Idle keep-alive sockets stay in the clients' pools for as long as the server allows (its idle
+// timeout): they are closed here, so that whatever is left open is the server's doing.
+globalAgent.destroy();
+await (globalThis as unknown as Record<symbol, { destroy(): Promise<void> } | undefined>)[Symbol.for("undici.globalDispatcher.1")]?.destroy();
+// Every client closed: the server must let go of every connection it does not share with a client
+// that is still open (ss), and of every WebSocket and WebSocket stream (/metrics).
+const wsReleased = (m: ScrapedMetrics | undefined) => !m || ((m.wsConnections ?? 0) === 0 && (m.wsStreams ?? 0) === 0);
+let left = await scrape(server.url);
+let rows = await socketTable(server.port);
+const stuck = () => (rows ? serverHeld(rows, server.port, process.pid, server.pid) : []);
+// 20 s: idle keep-alive sockets of the clients' pools close within 5 s, grpc-js's subchannel pool within 10 s.
+for (const until = Date.now() + 20_000; (stuck().length > 0 || !wsReleased(left)) && Date.now() < until; ) {
+  await new Promise((r) => setTimeout(r, 500));
+  [left, rows] = await Promise.all([scrape(server.url), socketTable(server.port)]);
+}
+const clientHeld = (rows ?? []).filter((r) => r.pid === process.pid);
+phase(
+  `after the clients closed: the server counts ${left?.connections ?? "?"} connections (${JSON.stringify(left?.connectionsByTransport ?? {})}, the scrape's included), ${left?.wsConnections ?? "?"} WebSockets, ${left?.wsStreams ?? "?"} WebSocket streams; ` +
+    (rows ? `${stuck().length} held by the server alone, ${clientHeld.length} still open in this process's client pools` : "ss is missing: sockets not checked"),
+);
+for (const r of stuck()) console.log(`  server-held: ${r.state} ${r.local} <- ${r.peer}`);
 
 // The server must still be alive, and stop cleanly on SIGTERM.
 const alive = server.child.exitCode === null && server.child.signalCode === null;
@@ -122,6 +154,8 @@ const verdict = rssTrend(samples, seconds, defaultTrendRule);
 if (trend) reasons.push(...verdict.reasons);
 if (!alive) reasons.push(`the server process died during the run (exit code ${server.child.exitCode}, signal ${server.child.signalCode})`);
 else if (exitCode !== 0) reasons.push(`the server did not stop cleanly on SIGTERM (exit code ${exitCode})`);
+if (stuck().length > 0) reasons.push(`20 s after every client closed, the server still holds ${stuck().length} connections whose client end is closed (${stuck().map((r) => `${r.state} ${r.peer}`).join(", ")})`);
+if (!wsReleased(left)) reasons.push(`20 s after every client closed, the server still counts ${left?.wsConnections} WebSockets and ${left?.wsStreams} WebSocket streams`);
 if (tally.unexpectedTotal > 0) reasons.push(`${tally.unexpectedTotal} unexpected outcomes (listed above)`);
 if (chatResult.problems > 0) reasons.push(`${chatResult.problems} chat delivery problems (lost, duplicated or reordered messages; listed above)`);
 const knownLogs = server.logs.filter((l) => l.level >= 50 && !strict && knownLogDefect(l.line));
@@ -147,7 +181,7 @@ const report = {
   reasons,
   startedAt: new Date(Date.now() - elapsed() * 1000).toISOString(),
   options: { seconds, rate, seed, trend, strict, rule: defaultTrendRule, maxMessageBytes: MAX_MESSAGE_BYTES },
-  server: { pid: server.pid, exitCode, aliveAtEnd: alive, logs: server.logs.slice(0, 100).map((l) => l.line) },
+  server: { pid: server.pid, exitCode, aliveAtEnd: alive, afterClientsClosed: left ?? null, serverHeldSockets: stuck(), clientHeldSockets: clientHeld.length, logs: server.logs.slice(0, 100).map((l) => l.line) },
   trend: verdict,
   calls: Object.fromEntries(tally.byProtocol),
   skippedTicks: Object.fromEntries(driver.skipped),

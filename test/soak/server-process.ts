@@ -1,7 +1,8 @@
 // The server under soak as a child process (`node --import tsx src/main.ts`, what `npx tsx` runs),
 // so that its memory is measured from outside and nothing of the load generator counts in it.
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { readFile } from "node:fs/promises";
+import { get } from "node:http";
 import { createServer } from "node:net";
 import { createInterface } from "node:readline";
 import { inspectorUrl } from "./inspector.js";
@@ -103,26 +104,80 @@ export async function rssBytes(pid: number): Promise<number> {
   return Number(m[1]) * 1024;
 }
 
-/** Heap figures from the server's Prometheus /metrics, when it serves them (undefined otherwise). */
-export async function metricsHeap(url: string): Promise<{ heapUsed?: number; processHeap?: number } | undefined> {
-  try {
-    const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5_000) });
-    if (res.status !== 200) {
-      await res.body?.cancel();
-      return undefined;
-    }
-    return parseHeapMetrics(await res.text());
-  } catch {
-    return undefined;
-  }
+/** Figures of the server's Prometheus /metrics that a soak watches (absent ones are undefined). */
+export interface ScrapedMetrics {
+  heapUsed?: number;
+  /** Open TCP connections, all transports (the scrape's own included). */
+  connections?: number;
+  /** The same by transport label (h1, h2, ...), for the report. */
+  connectionsByTransport?: Record<string, number>;
+  wsConnections?: number;
+  wsStreams?: number;
 }
 
-/** Picks nodejs_heap_size_used_bytes and process_heap_bytes out of a Prometheus text exposition. */
-export function parseHeapMetrics(text: string): { heapUsed?: number; processHeap?: number } | undefined {
-  const value = (name: string) => {
-    const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+)`, "m").exec(text);
-    return m ? Number(m[1]) : undefined;
+/** Scrapes /metrics on a connection of its own (closed after), or undefined when not served. */
+export function scrape(url: string): Promise<ScrapedMetrics | undefined> {
+  return new Promise((resolve) => {
+    const req = get(`${url}/metrics`, { agent: false, timeout: 5_000 }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => (text += d));
+      res.on("end", () => resolve(res.statusCode === 200 ? parseMetrics(text) : undefined));
+      res.on("error", () => resolve(undefined));
+    });
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolve(undefined));
+  });
+}
+
+/** Sums each watched metric over its labels in a Prometheus text exposition. */
+export function parseMetrics(text: string): ScrapedMetrics {
+  const sum = (name: string) => {
+    let total: number | undefined;
+    for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+)$`, "gm"))) total = (total ?? 0) + Number(m[1]);
+    return total;
   };
-  const out = { heapUsed: value("nodejs_heap_size_used_bytes"), processHeap: value("process_heap_bytes") };
-  return out.heapUsed === undefined && out.processHeap === undefined ? undefined : out;
+  const byTransport: Record<string, number> = {};
+  for (const m of text.matchAll(/^oneport_connections_open\{transport="([^"]*)"\} ([0-9.eE+-]+)$/gm)) byTransport[m[1]] = Number(m[2]);
+  return {
+    connectionsByTransport: Object.keys(byTransport).length ? byTransport : undefined,
+    heapUsed: sum("nodejs_heap_size_used_bytes"),
+    connections: sum("oneport_connections_open"),
+    wsConnections: sum("oneport_websocket_connections_open"),
+    wsStreams: sum("oneport_websocket_streams_open"),
+  };
+}
+
+/** One TCP socket as `ss -tnp` shows it. */
+export interface SocketRow {
+  state: string;
+  local: string;
+  peer: string;
+  pid?: number;
+}
+
+/** The TCP sockets to or from `port` in any connected state (undefined when `ss` is missing). */
+export function socketTable(port: number): Promise<SocketRow[] | undefined> {
+  return new Promise((resolve) => {
+    execFile("ss", ["-tnpH", "state", "connected", `( sport = :${port} or dport = :${port} )`], (err, out) => {
+      if (err) return resolve(undefined);
+      resolve(
+        out.trim().split("\n").filter(Boolean).map((line) => {
+          const [state, , , local, peer] = line.trim().split(/\s+/);
+          const pid = /pid=(\d+)/.exec(line)?.[1];
+          return { state, local, peer, pid: pid === undefined ? undefined : Number(pid) };
+        }),
+      );
+    });
+  });
+}
+
+/**
+ * The server's ends of connections that no client of `clientPid` holds open any more: after every
+ * client closed, these are connections the server failed to let go of (CLOSE-WAIT and the like).
+ */
+export function serverHeld(rows: SocketRow[], port: number, clientPid: number, serverPid: number): SocketRow[] {
+  const held = new Set(rows.filter((r) => r.pid === clientPid && r.state === "ESTAB").map((r) => r.local));
+  // Sockets the server process still owns (TIME-WAIT and other kernel leftovers have no owner).
+  return rows.filter((r) => r.local.endsWith(`:${port}`) && r.pid === serverPid && !held.has(r.peer));
 }

@@ -14,6 +14,8 @@ export interface SoakSettings {
   /** Known defects (known-defects.ts) fail the run too. */
   strict: boolean;
   reportPath: string;
+  /** Heap snapshots at the end of warm-up and at the end, and what grew between them (diagnostic). */
+  heapDiff: boolean;
 }
 
 /** Parses `npm run soak -- ...` flags and SOAK_* variables; throws an Error that names the bad setting. */
@@ -27,6 +29,7 @@ export function soakSettings(argv: string[], env: NodeJS.ProcessEnv): SoakSettin
       report: { type: "string" },
       "no-trend": { type: "boolean" },
       strict: { type: "boolean" },
+      "heap-diff": { type: "boolean" },
     },
   });
   const num = (v: string | undefined, fallback: number, what: string) => {
@@ -41,5 +44,6 @@ export function soakSettings(argv: string[], env: NodeJS.ProcessEnv): SoakSettin
     trend: !(values["no-trend"] || env.SOAK_TREND === "0"),
     strict: values.strict === true || env.SOAK_STRICT === "1",
     reportPath: values.report ?? env.SOAK_REPORT ?? "test/artifacts/soak-report.json",
+    heapDiff: values["heap-diff"] === true || env.SOAK_HEAP_DIFF === "1",
   };
 }

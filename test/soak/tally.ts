@@ -76,14 +76,31 @@ export class Tally {
     if (this.unexpectedTotal <= 20) console.error(`UNEXPECTED [${u.t}s] ${protocol} ${method}: expected ${expected}, got ${got}${message ? `: ${u.message}` : ""}`);
   }
 
+  /** The slowest call since the last takeSlowest(): a loaded machine shows here before it fails calls. */
+  private slowest?: { ms: number; what: string };
+
+  /** Returns and resets the slowest call of the period. */
+  takeSlowest(): { ms: number; what: string } | undefined {
+    const s = this.slowest;
+    this.slowest = undefined;
+    return s;
+  }
+
   /** Runs a call and records it: `expected` is the code it must end with (undefined: success). */
   async call<T>(protocol: string, method: string, expected: Code | undefined, run: () => Promise<T>, check?: (v: T) => string | undefined): Promise<void> {
     let v: T;
+    const start = performance.now();
+    const timed = () => {
+      const ms = performance.now() - start;
+      if (!this.slowest || ms > this.slowest.ms) this.slowest = { ms, what: `${protocol} ${method}` };
+    };
     try {
       v = await run();
+      timed();
     } catch (e) {
+      timed();
       const err = ConnectError.from(e);
-      this.record(protocol, method, expected, err.code, err.rawMessage);
+      this.record(protocol, method, expected, err.code, err.rawMessage + causes(e));
       return;
     }
     const wrong = expected === undefined ? check?.(v) : undefined;
@@ -103,4 +120,14 @@ export class Tally {
     if (!c) this.byProtocol.set(protocol, (c = { calls: 0, ok: 0, expectedErrors: 0, unexpected: 0, knownDefects: 0 }));
     return c;
   }
+}
+
+/** The chain of causes of a client-side error (e.g. fetch's "fetch failed" <- "other side closed" <- ECONNRESET). */
+function causes(e: unknown): string {
+  let out = "";
+  for (let c = (e as { cause?: unknown })?.cause, depth = 0; c && depth < 4; c = (c as { cause?: unknown }).cause, depth++) {
+    const { code, message } = c as { code?: string; message?: string };
+    out += ` <- ${[code, message].filter(Boolean).join(" ")}`;
+  }
+  return out;
 }

@@ -7,8 +7,11 @@ export interface Sample {
   rss: number;
   /** V8 heap in use right after a full GC (every few samples, through the inspector). */
   heapAfterGc?: number;
-  /** nodejs_heap_size_used_bytes from the server's /metrics, when it serves them. */
+  /** From the server's /metrics, when it serves them: heap in use (no GC), open connections, WebSocket connections and streams. */
   metricsHeapUsed?: number;
+  connections?: number;
+  wsConnections?: number;
+  wsStreams?: number;
 }
 
 /** Thresholds of the trend check. */

@@ -1,6 +1,8 @@
 // The soak's pass/fail rules on their own (the RSS trend, the chat message accounting) and its settings.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { growth, summarize } from "./heap-diff.js";
+import { parseMetrics, serverHeld } from "./server-process.js";
 import { soakSettings } from "./settings.js";
 import { verifyRoom, type RoomLedger, type SubscriberLog } from "./chat-ledger.js";
 import { defaultTrendRule, median, rssTrend, slope, type Sample } from "./trend.js";
@@ -106,5 +108,36 @@ describe("soak settings", () => {
     assert.throws(() => soakSettings(["--seconds", "soon"], {}), /--seconds \(SOAK_SECONDS\) must be a positive number, got "soon"/);
     assert.throws(() => soakSettings([], { SOAK_SECONDS: "-5" }), /must be a positive number, got "-5"/);
     assert.throws(() => soakSettings(["--minutes", "5"], {}), /Unknown option '--minutes'/);
+  });
+});
+
+describe("server figures", () => {
+  it("sums the watched metrics over their labels and leaves absent ones undefined", () => {
+    const text = '# HELP oneport_connections_open x\noneport_connections_open{transport="h1"} 3\noneport_connections_open{transport="h2"} 2\nnodejs_heap_size_used_bytes 1.5e6\noneport_websocket_streams_open 0\n';
+    assert.deepEqual(parseMetrics(text), { heapUsed: 1.5e6, connections: 5, connectionsByTransport: { h1: 3, h2: 2 }, wsConnections: undefined, wsStreams: 0 });
+  });
+
+  it("tells sockets the server holds alone from those a client still holds and from kernel leftovers", () => {
+    const rows = [
+      { state: "ESTAB", local: "127.0.0.1:80", peer: "127.0.0.1:5001", pid: 2 },
+      { state: "ESTAB", local: "127.0.0.1:5001", peer: "127.0.0.1:80", pid: 1 },
+      { state: "CLOSE-WAIT", local: "127.0.0.1:80", peer: "127.0.0.1:5002", pid: 2 },
+      { state: "TIME-WAIT", local: "127.0.0.1:80", peer: "127.0.0.1:5003" },
+    ];
+    assert.deepEqual(serverHeld(rows, 80, 1, 2), [rows[2]]);
+  });
+
+  it("sums a heap snapshot by constructor and lists what grew most", () => {
+    // The shape V8 writes: flat node records of node_fields, names as indexes into strings.
+    const snap = (sessions: number) =>
+      JSON.stringify({
+        snapshot: { meta: { node_fields: ["type", "name", "id", "self_size", "edge_count"], node_types: [["hidden", "object", "string"]] } },
+        nodes: [...Array.from({ length: sessions }, (_, i) => [1, 0, i, 100, 0]).flat(), 2, 1, 99, 40, 0],
+        strings: ["Session", "hello"],
+      });
+    const before = summarize(snap(1));
+    assert.deepEqual(before.get("object Session"), { count: 1, bytes: 100 });
+    assert.deepEqual(before.get("string"), { count: 1, bytes: 40 });
+    assert.match(growth(before, summarize(snap(11)))[0], /^\s+\+1 KiB\s+\+10 objects \(now 11\)\s+object Session$/);
   });
 });
