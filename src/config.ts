@@ -50,7 +50,7 @@ export interface Limits {
   maxHeaderBytes: number;
   /** PING, SETTINGS and client stream resets (RST_STREAM) an HTTP/2 connection may send per second on average; past it GOAWAY(ENHANCE_YOUR_CALM) (0 = no limit). */
   http2ControlFrameRate: number;
-  /** How many such HTTP/2 frames may come at once before http2ControlFrameRate applies. */
+  /** How many such HTTP/2 frames may come at once before http2ControlFrameRate applies (at most 900: below nghttp2's own reset limit, see docs/hardening.md). */
   http2ControlFrameBurst: number;
   /** Time graceful shutdown waits for in-flight calls before it closes connections. */
   shutdownTimeoutMs: number;
@@ -98,7 +98,7 @@ export const defaultLimits: Limits = {
   idleTimeoutMs: 120_000,
   maxHeaderBytes: 16 * 1024,
   http2ControlFrameRate: 100,
-  http2ControlFrameBurst: 1000,
+  http2ControlFrameBurst: 500,
   shutdownTimeoutMs: 10_000,
 };
 
@@ -126,6 +126,9 @@ export function resolveOptions(opts: Partial<ServerOptions>): ResolvedOptions {
   for (const k of ["headersTimeoutMs", "maxHeaderBytes", "maxConcurrentStreams", "http2ControlFrameBurst"] as const) {
     if (limits[k] < 1) throw new Error(`limit ${k} must be at least 1 (it guards against abuse and cannot be turned off)`);
   }
+  // nghttp2 (Node 20) answers its 1000th rapid reset with a GOAWAY that leaves the connection open,
+  // and a budget that runs out together with it hung the process in tests: ours must act first.
+  if (limits.http2ControlFrameBurst > 900) throw new Error(`limit http2ControlFrameBurst must be at most 900 (below nghttp2's own limit of 1000 resets), got ${limits.http2ControlFrameBurst}`);
   if (limits.requestTimeoutMs > 0 && limits.requestTimeoutMs < limits.headersTimeoutMs) {
     throw new Error(`limit requestTimeoutMs (${limits.requestTimeoutMs}) must be 0 or at least headersTimeoutMs (${limits.headersTimeoutMs})`);
   }

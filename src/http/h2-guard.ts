@@ -26,6 +26,17 @@ export class TokenBucket {
   }
 }
 
+const flooding = new WeakSet<http2.Http2Session>();
+
+/**
+ * True once a session went over its flood budget: it is closed on the next turn of the event loop,
+ * and streams it still opens until then (a read can carry thousands) are refused without running
+ * any handler.
+ */
+export function isFlooding(session: http2.Http2Session | undefined): boolean {
+  return session !== undefined && flooding.has(session);
+}
+
 /** The limits one HTTP/2 session is held to (a subset of Limits). */
 export interface SessionLimits {
   /** The first request's headers must be complete this long after the session starts. */
@@ -55,10 +66,9 @@ export function guardSession(session: http2.ServerHttp2Session, limits: SessionL
   handshake.unref();
 
   const bucket = limits.http2ControlFrameRate > 0 ? new TokenBucket(limits.http2ControlFrameRate, limits.http2ControlFrameBurst) : undefined;
-  let flooded = false;
   const charge = (what: string) => {
-    if (!bucket || flooded || bucket.take() || session.destroyed) return;
-    flooded = true;
+    if (!bucket || flooding.has(session) || bucket.take() || session.destroyed) return;
+    flooding.add(session);
     logger.warn({ frame: what, rate: limits.http2ControlFrameRate, burst: limits.http2ControlFrameBurst }, "http2 flood: closing the connection with ENHANCE_YOUR_CALM");
     // Not from inside this event: it runs within nghttp2's frame callbacks, and destroying the
     // session there trips Node's nghttp2 memory accounting (an abort of the whole process,

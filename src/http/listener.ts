@@ -4,7 +4,7 @@ import * as net from "node:net";
 import { createServer as tlsServer } from "node:tls";
 import type { Logger } from "pino";
 import type { Limits, TlsOptions } from "../config.js";
-import { guardSession } from "./h2-guard.js";
+import { guardSession, isFlooding } from "./h2-guard.js";
 import type { NodeRequest, NodeResponse, StreamHandler, UpgradeHandler } from "./types.js";
 
 /** The HTTP/2 client connection preface (RFC 9113 §3.4). */
@@ -239,6 +239,11 @@ function interceptStreams(h2: http2.Http2Server | http2.Http2SecureServer, fast:
   const compat = h2.listeners("stream") as ((...args: unknown[]) => void)[];
   h2.removeAllListeners("stream");
   h2.on("stream", function (this: unknown, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) {
+    // A flooding session's remaining streams cost a reset, not a call (see h2-guard.ts).
+    if (isFlooding(stream.session)) {
+      stream.on("error", () => {}); // a non-zero reset code is emitted as an error
+      return stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+    }
     if (fast(stream, headers)) return;
     for (const l of compat) l.call(h2, stream, headers, ...rest);
   });

@@ -108,6 +108,18 @@ describe("HTTP/2 floods", { timeout: 60_000 }, async () => {
     c.destroy();
   });
 
+  it("closes a rapid reset written all at once (30 000 pairs) at the default limits", async () => {
+    // nghttp2's own limit acts at 1000 resets; a budget that ran out together with it once hung the
+    // whole process, and refused streams without an error listener crashed it.
+    const def = await startServer();
+    const c = await RawH2.connect(def.port);
+    const pairs: Buffer[] = [];
+    for (let i = 0; i < 30_000; i++) pairs.push(frame(T.HEADERS, F.END_HEADERS, 1 + 2 * i, hello), rst(1 + 2 * i));
+    c.write(Buffer.concat(pairs));
+    await probeWhile(def.url, c.untilClosed());
+    assert.equal(c.goaway, E.ENHANCE_YOUR_CALM);
+  });
+
   it("still answers after all of the above", async () => {
     await probe(url, "after");
   });

@@ -64,6 +64,7 @@ describe("limit settings", () => {
     assert.throws(() => resolveOptions({ limits: { maxHeaderBytes: 0 } }), /maxHeaderBytes must be at least 1/);
     assert.throws(() => resolveOptions({ limits: { headersTimeoutMs: 5000, requestTimeoutMs: 1000 } }), /requestTimeoutMs \(1000\) must be 0 or at least headersTimeoutMs/);
     assert.throws(() => resolveOptions({ limits: { idleTimeoutMs: -1 } }), /non-negative integer/);
+    assert.throws(() => resolveOptions({ limits: { http2ControlFrameBurst: 1000 } }), /http2ControlFrameBurst must be at most 900/);
   });
 
   it("reads every limit from a flag or the environment, flags first", () => {
