@@ -18,7 +18,7 @@ const limitRows: Row<keyof Limits>[] = [
   ["requestTimeoutMs", "time for a whole HTTP/1.1 request to arrive; 0 = none"],
   ["idleTimeoutMs", "close connections with no request in flight; 0 = never"],
   ["http2ControlFrameRate", "PING/SETTINGS/RST_STREAM per second per connection"],
-  ["http2ControlFrameBurst", "... of which this many may come at once"],
+  ["http2ControlFrameBurst", "... of which this many may come at once", 900],
 ];
 const wsRows: Row<keyof WsOptions>[] = [
   ["maxConnections", "most WebSocket connections at once (503 beyond)"],
