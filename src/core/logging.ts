@@ -45,21 +45,46 @@ async function logged(logger: Logger, next: Parameters<Interceptor>[0], req: Par
       done();
       return res;
     }
-    const message = res.message;
-    return {
-      ...res,
-      message: (async function* () {
-        try {
-          yield* message;
-          done();
-        } catch (e) {
-          done(e);
-          throw e;
-        }
-      })(),
-    };
+    return { ...res, message: logEnd(res.message, done) };
   } catch (e) {
     done(e);
     throw e;
   }
+}
+
+// The stream as the client reads it, calling `done` once when it ends or fails (not when the reader
+// stops early, as before). An iterator object rather than an async generator around `yield*`: a
+// chat fan-out pays the generator's promise hops once per subscriber and message.
+function logEnd<T>(message: AsyncIterable<T>, done: (err?: unknown) => void): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator]() {
+      const it = message[Symbol.asyncIterator]();
+      let over = false;
+      const end = (v?: unknown) => Promise.resolve({ value: v, done: true } as IteratorResult<T>);
+      return {
+        next: () =>
+          over
+            ? end()
+            : it.next().then(
+                (r) => {
+                  if (r.done === true) {
+                    over = true;
+                    done();
+                  }
+                  return r;
+                },
+                (e: unknown) => {
+                  over = true;
+                  done(e);
+                  throw e;
+                },
+              ),
+        return: (v?: unknown) => {
+          if (over) return end(v);
+          over = true;
+          return it.return ? it.return(v) : end(v);
+        },
+      };
+    },
+  };
 }
