@@ -80,6 +80,19 @@ describe("slowloris on TLS", { timeout: 60_000 }, async () => {
     await probeWhile(url, c.untilClosed(), tls.cert);
   });
 
+  it("closes an HTTP/2-over-TLS connection that sends the preface and then nothing", async () => {
+    const { connect } = await import("node:tls");
+    const socket = await new Promise<import("node:tls").TLSSocket>((resolve, reject) => {
+      const s = connect({ host: "127.0.0.1", port, ca: tls.cert, servername: "localhost", ALPNProtocols: ["h2"] }, () => resolve(s));
+      s.once("error", reject);
+    });
+    assert.equal(socket.alpnProtocol, "h2");
+    socket.on("error", () => {});
+    socket.resume(); // read, or the server's close is never seen
+    socket.write(PREFACE);
+    await probeWhile(url, new Promise<void>((r) => socket.once("close", () => r())), tls.cert);
+  });
+
   it("closes an HTTP/1.1-over-TLS connection that trickles its headers", async () => {
     const { connect } = await import("node:tls");
     const socket = await new Promise<import("node:tls").TLSSocket>((resolve, reject) => {
