@@ -378,6 +378,17 @@ export function responseHeadersOf(ctx: HandlerContext, which: "header" | "traile
   return ctx.peek(which);
 }
 
+/** What the call set in its response headers or trailers, without creating them and without `x-request-id` (see responseIdOf). */
+export function peekResponseHeaders(ctx: HandlerContext, which: "header" | "trailer"): Headers | undefined {
+  if (ctx instanceof LazyContext) return ctx.peek(which);
+  return which === "header" ? ctx.responseHeader : ctx.responseTrailer;
+}
+
+/** The `x-request-id` a call answers with once it succeeded ("" before, or without the error guard). */
+export function responseIdOf(ctx: HandlerContext): string {
+  return ctx.values.get(responseIdKey);
+}
+
 /**
  * Writes a call's response headers into a Node header object (the adapters' fast way: no fetch
  * Headers is created when the call set none): what the call set, then `x-request-id` once it

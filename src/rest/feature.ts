@@ -1,11 +1,11 @@
 import { createRegistry, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { file_google_rpc_error_details } from "../gen/google/rpc/error_details_pb.js";
-import { responseHeadersOf } from "../core/pipeline.js";
+import { peekResponseHeaders } from "../core/pipeline.js";
 import type { Feature, ServerContext } from "../server.js";
 import type { NodeRequest, NodeResponse } from "../http/types.js";
 import { RestError } from "./errors.js";
-import { headerAllowlist, parseTimeout, requestMetadata, responseHeaders, TRAILER_PREFIX } from "./headers.js";
+import { callResponseHeaders, headerAllowlist, parseTimeout, requestMetadata, TRAILER_PREFIX } from "./headers.js";
 import { headOfStream, withHead } from "./head.js";
 import { splitPath, type SplitPath } from "./path.js";
 import { readBody } from "./read-body.js";
@@ -80,10 +80,10 @@ export function restFeature(ctx: ServerContext): Feature {
         try {
           out = await ctx.pipeline.unary(m, call, input);
         } catch (err) {
-          return fail(res, err, responseHeaders({}, responseHeadersOf(call, "header"), responseHeadersOf(call, "trailer")));
+          return fail(res, err, callResponseHeaders(call, true));
         }
         const r = renderMessage(m.method.output, out, route.responseField, types);
-        const headers = responseHeaders({}, responseHeadersOf(call, "header"), responseHeadersOf(call, "trailer"));
+        const headers = callResponseHeaders(call, true);
         headers["content-type"] = r.contentType;
         headers["content-length"] = String(typeof r.body === "string" ? Buffer.byteLength(r.body) : r.body.byteLength);
         (res as { writeHead(s: number, h: Record<string, string | string[]>): unknown }).writeHead(200, headers);
@@ -92,10 +92,10 @@ export function restFeature(ctx: ServerContext): Feature {
       }
       const messages = ctx.pipeline.stream(m, call, single(input))[Symbol.asyncIterator]();
       const format = streamFormat(req.headers.accept);
-      if (req.method === "HEAD") return await headOfStream(res, m.method.output, messages, format, () => responseHeaders({}, responseHeadersOf(call, "header")), types);
+      if (req.method === "HEAD") return await headOfStream(res, m.method.output, messages, format, () => callResponseHeaders(call, false), types);
       const trailers = () => {
         const t: Record<string, string> = {};
-        responseHeadersOf(call, "trailer")?.forEach((v, k) => (t[TRAILER_PREFIX + k] = v));
+        peekResponseHeaders(call, "trailer")?.forEach((v, k) => (t[TRAILER_PREFIX + k] = v));
         return t;
       };
       // HTTP/2 in Node 20: a stream reset with NO_ERROR while writes wait on flow control (a client
@@ -104,7 +104,7 @@ export function restFeature(ctx: ServerContext): Feature {
       const onAborted = () => res.destroy();
       req.once("aborted", onAborted);
       try {
-        await writeStream(res, m.method.output, messages, format, () => responseHeaders({}, responseHeadersOf(call, "header")), trailers, types);
+        await writeStream(res, m.method.output, messages, format, () => callResponseHeaders(call, false), trailers, types);
       } finally {
         req.off("aborted", onAborted);
       }

@@ -1,4 +1,6 @@
 import type { IncomingHttpHeaders } from "node:http";
+import type { HandlerContext } from "@connectrpc/connect";
+import { peekResponseHeaders, responseIdOf } from "../core/pipeline.js";
 
 /** Request headers always passed to the call with their prefix removed (grpc-gateway's convention). */
 export const METADATA_PREFIX = "grpc-metadata-";
@@ -47,6 +49,17 @@ export function parseTimeout(value: string): number | undefined {
 
 // Headers a call may not set on the HTTP response: the transcoder owns framing and content type.
 const RESERVED = new Set(["content-type", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "trailer", "te"]);
+
+/**
+ * A call's response headers (and, with `trailers`, its trailers as `grpc-trailer-` headers) for a REST response, plus `x-request-id`; creates no fetch Headers when the call
+ * set none, which is the common case.
+ */
+export function callResponseHeaders(call: HandlerContext, trailers: boolean): Record<string, string | string[]> {
+  const into = responseHeaders({}, peekResponseHeaders(call, "header"), trailers ? peekResponseHeaders(call, "trailer") : undefined);
+  const id = responseIdOf(call);
+  if (id !== "") into["x-request-id"] = id;
+  return into;
+}
 
 /** Copies call response headers and trailers (the latter prefixed Grpc-Trailer-) into an HTTP header object. */
 export function responseHeaders(into: Record<string, string | string[]>, header: Headers | undefined, trailer?: Headers): Record<string, string | string[]> {
