@@ -33,14 +33,23 @@ const logger = isClusterWorker() ? rootLogger.child({ worker: workerId(), pid: p
 const broker = instrumentBroker(await createBroker({ redisUrl: cfg.redisUrl, logger }), brokerKind({ redisUrl: cfg.redisUrl })); // counted for /metrics
 const chat = createChat(broker);
 if (cfg.devChatTokens) logger.warn({ tokens: DEV_CHAT_TOKENS }, "chat uses the well-known dev tokens: set CHAT_TOKENS (or --chat-tokens) before exposing this server");
-const server = createServer({
-  ...cfg.server,
-  logger,
-  metrics: { ...cfg.server.metrics, brokers: [broker] },
-  services: [exampleService(), chat.service],
-  // The playground offers tokens to visitors only when they are the public dev tokens anyway.
-  features: [chat.feature, playgroundFeature({ devTokens: cfg.devChatTokens ? cfg.chatTokens : undefined })],
-});
+let server: ReturnType<typeof createServer>;
+try {
+  server = createServer({
+    ...cfg.server,
+    logger,
+    metrics: { ...cfg.server.metrics, brokers: [broker] },
+    services: [exampleService(), chat.service],
+    // The playground offers tokens to visitors only when they are the public dev tokens anyway.
+    features: [chat.feature, playgroundFeature({ devTokens: cfg.devChatTokens ? cfg.chatTokens : undefined })],
+  });
+} catch (e) {
+  // An option the CLI let through but the server refuses (e.g. limits that contradict each other):
+  // the message names it; a stack trace would not help.
+  process.stderr.write(`oneport: ${(e as Error).message}\n`);
+  await broker.close();
+  process.exit(2);
+}
 // Workers share the port, so a scrape reaches one of them: the label keeps their series apart.
 if (isClusterWorker()) server.context.metrics?.registry.setDefaultLabels({ worker: String(workerId()) });
 try {
