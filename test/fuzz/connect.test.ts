@@ -3,33 +3,17 @@
 // streaming envelopes. Every answer is a success or Connect's error JSON with the HTTP status of its
 // code; the same connection and a fresh one then serve a valid call.
 import assert from "node:assert/strict";
-import { Agent } from "node:http";
-import * as http2 from "node:http2";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import fc from "fast-check";
 import { create, toBinary, toJsonString } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { codeFromString, codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { ExampleService, HelloRequestSchema, HelloStreamRequestSchema } from "../../src/gen/example/example_pb.js";
-import { assertClean, budget, envelope, envelopes, h1call, h2call, junkText, mutated, startFuzzServer } from "./support.js";
+import { assertClean, budget, envelope, envelopes, fuzzClients, h1call, h2call, junkText, mutated, startFuzzServer } from "./support.js";
 
 const srv = await startFuzzServer({ limits: { maxMessageBytes: 4096 } });
-const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-// One HTTP/2 session per test (made when the test starts): a session left idle is rightly closed by the server.
-let session: http2.ClientHttp2Session | undefined;
-function h2session(): http2.ClientHttp2Session {
-  if (session === undefined || session.closed || session.destroyed) {
-    session = http2.connect(srv.url);
-    session.on("error", () => undefined);
-  }
-  return session;
-}
-after(() => {
-  agent.destroy();
-  session?.close();
-  srv.assertNoCrash();
-});
+const { agent, h2session } = fuzzClients(srv);
 
 const enc = new TextEncoder();
 const helloJson = enc.encode(toJsonString(HelloRequestSchema, create(HelloRequestSchema, { name: "Bob" })));

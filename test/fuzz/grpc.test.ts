@@ -3,31 +3,17 @@
 // frames sent by the client. Every answer carries a grpc-status (trailers, or headers when
 // trailers-only); the same connection and a fresh one then serve a valid call.
 import assert from "node:assert/strict";
-import { Agent } from "node:http";
-import * as http2 from "node:http2";
-import { after, describe, it } from "node:test";
+import type * as http2 from "node:http2";
+import { describe, it } from "node:test";
 import fc from "fast-check";
 import { create, toBinary, toJsonString } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { ExampleService, HelloRequestSchema, HelloStreamRequestSchema } from "../../src/gen/example/example_pb.js";
-import { assertClean, budget, envelope, envelopes, h1call, h2call, mutated, startFuzzServer } from "./support.js";
+import { assertClean, budget, envelope, envelopes, fuzzClients, h1call, h2call, mutated, startFuzzServer } from "./support.js";
 
 const srv = await startFuzzServer({ limits: { maxMessageBytes: 4096 } });
-const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-let session: http2.ClientHttp2Session | undefined;
-function h2session(): http2.ClientHttp2Session {
-  if (session === undefined || session.closed || session.destroyed) {
-    session = http2.connect(srv.url);
-    session.on("error", () => undefined);
-  }
-  return session;
-}
-after(() => {
-  agent.destroy();
-  session?.close();
-  srv.assertNoCrash();
-});
+const { agent, h2session } = fuzzClients(srv);
 
 const hello = toBinary(HelloRequestSchema, create(HelloRequestSchema, { name: "Bob" }));
 const helloJson = new TextEncoder().encode(toJsonString(HelloRequestSchema, create(HelloRequestSchema, { name: "Bob" })));

@@ -1,10 +1,11 @@
 // Shared pieces of the fuzz tests: the time budget (FUZZ_SECONDS), seed replay (FUZZ_SEED/FUZZ_PATH),
 // mutators that corrupt valid seeds, a real server whose logger records crashes, and raw clients.
 import assert from "node:assert/strict";
-import { request as httpRequest, type Agent } from "node:http";
+import { Agent, request as httpRequest } from "node:http";
 import * as http2 from "node:http2";
 import { connect as tcpConnect } from "node:net";
 import { Writable } from "node:stream";
+import { after } from "node:test";
 import fc from "fast-check";
 import pino from "pino";
 import type { ServerOptions } from "../../src/config.js";
@@ -159,6 +160,30 @@ export interface FuzzServer extends TestServer {
 const escaped: string[] = [];
 process.on("uncaughtException", (e) => escaped.push(`uncaught exception: ${String(e)}`));
 process.on("unhandledRejection", (e) => escaped.push(`unhandled rejection: ${String(e)}`));
+
+/**
+ * A keep-alive HTTP/1.1 agent (one socket, so every call reuses it) and one HTTP/2 session, made
+ * again when the server rightly closed it; both closed, and the server checked for crashes, after the file.
+ */
+export function fuzzClients(srv: FuzzServer): { agent: Agent; h2session(): http2.ClientHttp2Session } {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  let session: http2.ClientHttp2Session | undefined;
+  after(() => {
+    agent.destroy();
+    session?.close();
+    srv.assertNoCrash();
+  });
+  return {
+    agent,
+    h2session() {
+      if (session === undefined || session.closed || session.destroyed) {
+        session = http2.connect(srv.url);
+        session.on("error", () => undefined);
+      }
+      return session;
+    },
+  };
+}
 
 /** Starts a real server on port 0 (closed after the file) whose error logs are captured. */
 export async function startFuzzServer(opts: Partial<ServerOptions> = {}): Promise<FuzzServer> {
