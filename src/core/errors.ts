@@ -100,8 +100,16 @@ function sanitize(err: unknown, id: string, req: AnyRequest, logger: Logger): Co
     clean.details.push(...err.details);
     return clean;
   }
-  // Aborts caused by the client, deadlines or shutdown are reported by connect as ConnectErrors;
-  // anything else is unexpected.
+  // Aborts caused by the client, deadlines or shutdown are reported by connect as ConnectErrors,
+  // except when Node's streams notice the client first: a request body that ends with the client's
+  // reset (HTTP/2 RST_STREAM, a dropped connection) rejects with "Premature close" or ECONNRESET.
+  // Nobody is left to answer; it is the client's cancel, not a fault of the server.
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === "ERR_STREAM_PREMATURE_CLOSE" || code === "ECONNRESET" || (err as Error | null)?.name === "AbortError") {
+    logger.debug({ err, requestId: id, method: `${req.service.typeName}/${req.method.name}` }, "the client went away during a call");
+    return new ConnectError("the client went away", Code.Canceled);
+  }
+  // Anything else is unexpected.
   logger.error({ err, requestId: id, method: `${req.service.typeName}/${req.method.name}` }, "unexpected error in a call");
   const out = new ConnectError(`internal error (request id ${id})`, Code.Internal);
   out.metadata.set("x-request-id", id);

@@ -8,6 +8,7 @@ import type { Feature, ServerContext } from "../server.js";
 import { acceptConnect, serveConnect } from "./connect.js";
 import { CompatExchange, StreamExchange, type RequestHead } from "./exchange.js";
 import { acceptGrpc, serveGrpc, type RpcEnv } from "./grpc.js";
+import { encodeGrpcMessage } from "./wire.js";
 
 /**
  * gRPC, gRPC-Web and Connect for every registered method. Unary and server-streaming calls in the
@@ -87,7 +88,7 @@ function refuse(req: NodeRequest, res: NodeResponse, message: string): void {
   const body = JSON.stringify({ code: "invalid_argument", message });
   const headers: Record<string, string | number> = { "content-type": "application/json", "content-length": Buffer.byteLength(body), connection: "close" };
   // gRPC and gRPC-Web clients read the status from headers in a trailers-only answer.
-  if (String(req.headers["content-type"] ?? "").startsWith("application/grpc")) Object.assign(headers, { "grpc-status": "3", "grpc-message": encodeURIComponent(message) });
+  if (String(req.headers["content-type"] ?? "").startsWith("application/grpc")) Object.assign(headers, { "grpc-status": "3", "grpc-message": encodeGrpcMessage(message) });
   if (req.httpVersion === "2.0") delete headers.connection;
   (res as import("node:http").ServerResponse).writeHead(400, headers);
   res.end(body);

@@ -7,7 +7,7 @@ import type { OutgoingHttpHeaders } from "node:http2";
 import { responseHeadersOf, writeResponseHeader, type CallContext, type Pipeline } from "../core/pipeline.js";
 import type { RegisteredMethod } from "../core/registry.js";
 import type { Exchange, RequestHead } from "./exchange.js";
-import { clientError, codecOf, envelope, nodeHeaders, singleEnvelope, tooLarge } from "./wire.js";
+import { clientError, codecOf, encodeGrpcMessage, envelope, nodeHeaders, singleEnvelope, tooLarge } from "./wire.js";
 
 /** What the fast path needs from the server. */
 export interface RpcEnv {
@@ -169,7 +169,9 @@ class Reply {
       h.set("grpc-status", "0");
       return h;
     }
-    return setTrailerStatus(new Headers(t), error);
+    const h = setTrailerStatus(new Headers(t), error);
+    if (error.rawMessage !== "") h.set("grpc-message", encodeGrpcMessage(error.rawMessage));
+    return h;
   }
 }
 

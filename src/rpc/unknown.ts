@@ -1,3 +1,4 @@
+import { encodeGrpcMessage } from "./wire.js";
 import type { Feature } from "../server.js";
 import { pathOf } from "../http/dispatcher.js";
 
@@ -18,8 +19,13 @@ export function unknownRpcFeature(): Feature {
       if (req.method !== "POST" || !RPC_PATH.test(path)) return false;
       const message = `unknown method ${path.slice(1)}: see the services this server offers with grpc reflection or /openapi.json`;
       if (ct.startsWith("application/grpc")) {
-        // Trailers-only response: status and message in the headers of a 200 response.
-        res.writeHead(200, { "content-type": ct.startsWith("application/grpc-web") ? ct : "application/grpc", "grpc-status": "12", "grpc-message": encodeURIComponent(message) });
+        // Trailers-only response: status and message in the headers of a 200 response. Set, not
+        // writeHead: on Node's HTTP/2 compat API writeHead + end() sends the HEADERS frame without
+        // END_STREAM, and grpc-js then ignores the status in it (and reports INTERNAL).
+        res.statusCode = 200;
+        res.setHeader("content-type", ct.startsWith("application/grpc-web") ? ct : "application/grpc");
+        res.setHeader("grpc-status", "12");
+        res.setHeader("grpc-message", encodeGrpcMessage(message));
         res.end();
         return true;
       }

@@ -118,3 +118,20 @@ export function clientError(e: unknown): ConnectError {
 export function nodeHeaders(h: Headers, into: OutgoingHttpHeaders = {}, prefix = ""): OutgoingHttpHeaders {
   return copyInto(h, into, prefix);
 }
+
+// Bytes a grpc-message may carry as they are (gRPC over HTTP/2 spec: 0x20-0x7E except "%").
+const PLAIN_GRPC_MESSAGE = /^[\x20-\x24\x26-\x7e]*$/;
+
+/**
+ * Percent-encodes a grpc-message as the gRPC spec says: only "%" and bytes outside 0x20-0x7E, as
+ * UTF-8. (encodeURIComponent, which connect uses, also encodes ":" and "/", and grpc-js, which
+ * decodes with decodeURI, then shows "%3A" and "%2F" to its users.)
+ */
+export function encodeGrpcMessage(message: string): string {
+  if (PLAIN_GRPC_MESSAGE.test(message)) return message;
+  let out = "";
+  for (const byte of Buffer.from(message, "utf8")) {
+    out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out;
+}

@@ -54,7 +54,7 @@ export class WsCall {
     const kind = this.m.spec.kind;
     try {
       if (kind === "unary" || kind === "server_streaming") {
-        const req = this.host.codec.decode(this.m.method.input, first.message);
+        const req = this.host.codec.decode(this.m.method.input, first.message, first.size);
         void this.run(kind === "unary" ? req : createAsyncIterable([req]));
         return;
       }
@@ -83,7 +83,7 @@ export class WsCall {
         return this.finish(new ConnectError(`more than ${this.host.maxPendingMessages} requests wait unread on stream "${this.id}"`, Code.ResourceExhausted));
       }
       try {
-        this.input.push(this.host.codec.decode(this.m.method.input, f.message));
+        this.input.push(this.host.codec.decode(this.m.method.input, f.message, f.size));
       } catch (e) {
         return this.finish(e);
       }

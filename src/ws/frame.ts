@@ -21,6 +21,8 @@ export interface ClientFrame {
   end: boolean;
   cancel: boolean;
   timeoutMs?: number;
+  /** Bytes of the whole frame, for JSON frames (whose message arrives parsed): see MessageCodec.decode. */
+  size?: number;
 }
 
 /** A frame that could not be used, with what is known of the stream it meant. */
@@ -67,7 +69,7 @@ export function decodeClientFrame(data: Buffer, isBinary: boolean, format: WireF
   }
   if (format === "json") {
     if (isBinary) return fail(`this connection speaks ${subprotocols.json}: send each frame as a JSON text message (or connect with subprotocol ${subprotocols.proto})`);
-    return decodeJson(data.toString("utf8"));
+    return decodeJson(data.toString("utf8"), data.length);
   }
   if (!isBinary) return fail(`this connection speaks ${subprotocols.proto}: send each frame as a binary oneport.ws.v1.Frame (or connect with subprotocol ${subprotocols.json})`);
   return decodeBinary(data);
@@ -77,7 +79,7 @@ function fail(error: string, id = "", opens = false, code: Code = Code.InvalidAr
   return { code, error, id, opens };
 }
 
-function decodeJson(text: string): ClientFrame | FrameError {
+function decodeJson(text: string, size: number): ClientFrame | FrameError {
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -112,7 +114,7 @@ function decodeJson(text: string): ClientFrame | FrameError {
     timeoutMs = n;
   }
   const message = o.message === null ? undefined : o.message;
-  return { id, method: (o.method as string | undefined) ?? "", headers, message, end: o.end === true, cancel: o.cancel === true, timeoutMs };
+  return { id, method: (o.method as string | undefined) ?? "", headers, message, end: o.end === true, cancel: o.cancel === true, timeoutMs, size };
 }
 
 function decodeBinary(data: Buffer): ClientFrame | FrameError {

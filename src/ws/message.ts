@@ -14,8 +14,12 @@ export class MessageCodec {
     private readonly maxSendBytes: number = maxBytes,
   ) {}
 
-  /** A request from a client frame; a missing message is the empty message. Throws INVALID_ARGUMENT. */
-  decode<D extends DescMessage>(desc: D, raw: unknown): MessageShape<D> {
+  /**
+   * A request from a client frame; a missing message is the empty message. Throws INVALID_ARGUMENT,
+   * or RESOURCE_EXHAUSTED past maxBytes: for JSON, measured as the message's JSON text, like a Connect
+   * JSON body (only when the whole frame, `frameBytes`, is larger than the limit: smaller ones cannot be over).
+   */
+  decode<D extends DescMessage>(desc: D, raw: unknown, frameBytes?: number): MessageShape<D> {
     if (this.format === "proto") {
       const bytes = (raw as Uint8Array | undefined) ?? new Uint8Array(0);
       if (bytes.length > this.maxBytes) {
@@ -26,6 +30,10 @@ export class MessageCodec {
       } catch (e) {
         throw new ConnectError(`message is not a valid ${desc.typeName}: ${reason(e)}`, Code.InvalidArgument);
       }
+    }
+    if (frameBytes !== undefined && frameBytes > this.maxBytes) {
+      const n = Buffer.byteLength(JSON.stringify(raw ?? {}));
+      if (n > this.maxBytes) throw new ConnectError(`message of ${n} bytes exceeds the limit of ${this.maxBytes} bytes`, Code.ResourceExhausted);
     }
     try {
       return fromJson(desc, (raw ?? {}) as JsonValue, { registry: this.registry });

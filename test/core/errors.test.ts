@@ -12,6 +12,8 @@ const { url } = await startServer({
     service(ExampleService, {
       sayHello(req) {
         if (req.name === "bug") throw new Error(SECRET);
+        // What Node's streams throw when the client reset the request it was reading.
+        if (req.name === "gone") throw Object.assign(new Error("Premature close"), { code: "ERR_STREAM_PREMATURE_CLOSE" });
         if (req.name === "deliberate") throw new ConnectError("no such person", Code.NotFound, undefined, undefined, new Error(SECRET));
         return { message: `Hello, ${req.name}` };
       },
@@ -39,6 +41,12 @@ for (const [name, transport] of Object.entries(transports)) {
       assert.equal(err.code, Code.Internal);
       assert.match(err.rawMessage, /^internal error \(request id [\w-]+\)$/);
       assert.doesNotMatch(JSON.stringify({ m: err.message, md: [...err.metadata] }), /secret|hunter2/);
+    });
+
+    it("reports a request stream the client closed early as CANCELED, not as an internal error", async () => {
+      const err = await fail(client.sayHello({ name: "gone" }));
+      assert.equal(err.code, Code.Canceled);
+      assert.equal(err.rawMessage, "the client went away");
     });
 
     it("passes a deliberate ConnectError through without its cause", async () => {

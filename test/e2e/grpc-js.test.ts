@@ -27,6 +27,18 @@ describe("ExampleService over @grpc/grpc-js", () => {
     assert.match(err?.details ?? "", /name must not be empty/);
   });
 
+  it("answers UNIMPLEMENTED, naming the method, for a method the server does not have", async () => {
+    const raw = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    after(() => raw.close());
+    const id = (b: Buffer) => b;
+    const err = await new Promise<grpc.ServiceError | null>((resolve) =>
+      raw.makeUnaryRequest("/example.ExampleService/NoSuchMethod", id, id, Buffer.alloc(0), (e) => resolve(e)),
+    );
+    assert.equal(err?.code, grpc.status.UNIMPLEMENTED);
+    // grpc-js decodes grpc-message with decodeURI: ":" and "/" must come unencoded.
+    assert.match(err?.details ?? "", /^unknown method example\.ExampleService\/NoSuchMethod: see /);
+  });
+
   it("streams from SayHelloStream", async () => {
     const call = (client.sayHelloStream as (r: object) => grpc.ClientReadableStream<HelloResponse>)({ name: "Ann", count: 2 });
     const got: string[] = [];

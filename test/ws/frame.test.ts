@@ -14,7 +14,8 @@ const binary = (init: Parameters<typeof create<typeof FrameSchema>>[1]) =>
 
 describe("frame codec (pure)", () => {
   it("reads every client field of a JSON frame, timeout_ms as number or string", () => {
-    assert.deepEqual(json({ id: "7", method: "a.B/C", headers: { "x-a": "1" }, message: { name: "Bob" }, end: true, timeout_ms: 250 }), {
+    const frame = { id: "7", method: "a.B/C", headers: { "x-a": "1" }, message: { name: "Bob" }, end: true, timeout_ms: 250 };
+    assert.deepEqual(json(frame), {
       id: "7",
       method: "a.B/C",
       headers: { "x-a": "1" },
@@ -22,6 +23,7 @@ describe("frame codec (pure)", () => {
       end: true,
       cancel: false,
       timeoutMs: 250,
+      size: JSON.stringify(frame).length,
     });
     const f = json({ id: "1", cancel: true, timeoutMs: "100" });
     assert.ok(!("error" in f));

@@ -27,3 +27,24 @@ describe("WebSocket message limits (binary frames)", { timeout: 20_000 }, () => 
     assert.match(status?.message ?? "", /exceeds the limit of 2048 bytes/);
   });
 });
+
+describe("WebSocket message limits (JSON frames)", { timeout: 20_000 }, () => {
+  async function hello(id: string, name: string) {
+    const c = await connect(url, { format: "json" });
+    c.send({ id, method: "example.ExampleService/SayHello", message: { name } });
+    const fs = await c.stream(id);
+    c.close();
+    return fs[fs.length - 1].status;
+  }
+
+  it("takes a frame over the receive limit whose message is under it", async () => {
+    // {"name":"x…"} is 1001 bytes; the frame with its id and method is over 1 KiB.
+    assert.equal((await hello("c", "x".repeat(990)))?.code, "ok");
+  });
+
+  it("answers resource_exhausted to a message over the receive limit, as Connect JSON does", async () => {
+    const status = await hello("d", "x".repeat(1100));
+    assert.equal(status?.code, "resource_exhausted");
+    assert.match(status?.message ?? "", /exceeds the limit of 1024 bytes/);
+  });
+});
