@@ -43,7 +43,8 @@ describe(`${CONNS} concurrent idle connections`, { timeout: 120_000 }, () => {
     const opened = await attacker.line((l) => "open" in l);
     assert.deepEqual(opened, { open: CONNS, closedEarly: 0 });
     mark("attacker connected");
-    await eventually(() => serverSockets(port) >= base + CONNS, `the server holds all ${CONNS} connections`, 90_000, 500);
+    // At least the crowd: `base` may count a probe's connection that has closed since.
+    await eventually(() => serverSockets(port) >= CONNS, `the server holds all ${CONNS} connections`, 90_000, 500);
     mark("server holds them");
     for (let i = 0; i < 10; i++) await probe(url, `during${i}`);
     mark("probed");
