@@ -10,7 +10,7 @@ import { EventSource } from "eventsource";
 import { TranscodingService } from "../../src/gen/oneport/testing/v1/transcoding_pb.js";
 import { exampleService } from "../../src/services/example.js";
 import { startServer } from "../support/server.js";
-import { transcodingService, type ServiceProbe } from "./transcoding-service.js";
+import { producerSettled, transcodingService, type ServiceProbe } from "./transcoding-service.js";
 
 const probe: ServiceProbe = { yielded: 0, cancelled: 0 };
 const { url } = await startServer({ services: [exampleService(), transcodingService(probe)] });
@@ -159,12 +159,7 @@ describe("REST server streaming", () => {
       const res = await new Promise<import("node:http").IncomingMessage>((resolve) => req.on("response", resolve).end());
       res.pause(); // never read: the socket buffers fill up and write() starts returning false
       // Wait until the producer stops: the count is unchanged over several turns of the event loop.
-      let last = -1;
-      for (let stable = 0; stable < 5; ) {
-        await new Promise((r) => setTimeout(r, 50));
-        stable = probe.yielded === last ? stable + 1 : 0;
-        last = probe.yielded;
-      }
+      await producerSettled(probe);
       const produced = probe.yielded - before;
       // 64 KiB per message: 400 messages would be 25 MiB, far more than socket buffers hold.
       assert.ok(produced > 0 && produced < 400, `produced ${produced} messages for a reader that never read`);
@@ -183,12 +178,7 @@ describe("REST server streaming", () => {
       stream.end();
       await new Promise((resolve) => stream.once("response", resolve));
       stream.pause(); // never read: the flow-control window fills and write() starts returning false
-      let last = -1;
-      for (let stable = 0; stable < 5; ) {
-        await new Promise((r) => setTimeout(r, 50));
-        stable = probe.yielded === last ? stable + 1 : 0;
-        last = probe.yielded;
-      }
+      await producerSettled(probe);
       const produced = probe.yielded - before;
       assert.ok(produced > 0 && produced < 400, `produced ${produced} messages for a reader that never read`);
       // RST_STREAM with NO_ERROR (Node's default), which Node's compat layer reports only as "aborted".

@@ -83,3 +83,13 @@ export function transcodingService(probe: ServiceProbe = { yielded: 0, cancelled
 
 /** An ErrorInfo detail as the tests expect it back. */
 export const errorInfo = (code: number) => create(ErrorInfoSchema, { reason: "TEST_FAILURE", domain: "oneport.test", metadata: { code: String(code) } });
+
+/** Waits until Count stops producing: `probe.yielded` unchanged over five 50 ms turns (a reader that never reads). */
+export async function producerSettled(probe: ServiceProbe): Promise<void> {
+  let last = -1;
+  for (let stable = 0; stable < 5; ) {
+    await new Promise((r) => setTimeout(r, 50));
+    stable = probe.yielded === last ? stable + 1 : 0;
+    last = probe.yielded;
+  }
+}

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { connect as h2connect } from "node:http2";
 import { after, describe, it } from "node:test";
 import { exampleService } from "../../src/services/example.js";
-import { transcodingService, type ServiceProbe } from "../rest/transcoding-service.js";
+import { producerSettled, transcodingService, type ServiceProbe } from "../rest/transcoding-service.js";
 import { startServer } from "../support/server.js";
 
 const probe: ServiceProbe = { yielded: 0, cancelled: 0 };
@@ -34,12 +34,7 @@ describe("server streams to an HTTP/2 client that stops reading", () => {
       const head = await new Promise<Record<string, unknown>>((resolve) => stream.once("response", resolve));
       assert.equal(head[":status"], 200);
       stream.pause(); // never read: the flow-control window fills and the server's writes wait
-      let last = -1;
-      for (let stable = 0; stable < 5; ) {
-        await sleep(50);
-        stable = probe.yielded === last ? stable + 1 : 0;
-        last = probe.yielded;
-      }
+      await producerSettled(probe);
       const produced = probe.yielded - before;
       assert.ok(produced > 0 && produced < 400, `produced ${produced} messages for a reader that never read`);
       // RST_STREAM with NO_ERROR (Node's default), which Node's compat layer reports only as "aborted".
