@@ -157,6 +157,9 @@ describe("WebSocket bridge under fuzzing", { timeout: 120_000 }, () => {
     await fc.assert(
       fc.asyncProperty(headers, async (h) => {
         const a = await extendedConnect(session, h);
+        // nghttp2 refuses a :path with a space (not a path character, RFC 3986) as a malformed request
+        // (RFC 9113 8.1.1: stream error PROTOCOL_ERROR) before any of our code sees the stream.
+        if (/ /.test(String(h[":path"])) && a.rstCode === http2.constants.NGHTTP2_PROTOCOL_ERROR) return;
         assert.equal(a.rstCode, undefined, `${JSON.stringify(h)}: the stream was reset`);
         assert.ok(a.status === 200 || (a.status >= 400 && a.status < 500), `${JSON.stringify(h)}: HTTP ${a.status} ${a.body}`);
         // Our own refusals are Connect-style JSON; ws's header syntax checks answer in plain text.
