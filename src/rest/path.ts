@@ -9,6 +9,11 @@ export interface SplitPath {
 /** Splits and decodes a request path; returns an error text for bad encoding or dot segments. */
 export function splitPath(path: string): SplitPath | string {
   const raw = path.slice(1).split("/");
+  // Most paths have nothing to decode: then both views are one array (neither is ever mutated).
+  if (path.indexOf("%") < 0) {
+    for (let i = 0; i < raw.length; i++) if (isDot(raw[i])) return `path segment "${raw[i]}" is not allowed: "." and ".." cannot be path segments`;
+    return { raw, decoded: raw };
+  }
   const decoded: string[] = new Array(raw.length);
   for (let i = 0; i < raw.length; i++) {
     const s = raw[i];

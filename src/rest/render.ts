@@ -3,6 +3,7 @@ import { reflect, type ReflectMessage } from "@bufbuild/protobuf/reflect";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { httpStatusOf, isRestError, statusJson } from "./errors.js";
 import { isHttpBody } from "./request.js";
+import { jsonWriteOptions } from "../core/json-options.js";
 
 /** A rendered response body: its bytes and content type. */
 export interface Rendered {
@@ -17,7 +18,7 @@ export interface Rendered {
 export function renderMessage(desc: DescMessage, msg: Message, field: DescField | undefined, types: TypeRegistry): Rendered {
   if (!field) {
     if (isHttpBody(desc)) return rawBody(msg);
-    return { body: toJsonString(desc, msg, jsonOptions(types)), contentType: "application/json" };
+    return { body: toJsonString(desc, msg, jsonWriteOptions(desc, types)), contentType: "application/json" };
   }
   const r = reflect(desc, msg);
   if (field.fieldKind === "message") {
@@ -30,15 +31,6 @@ export function renderMessage(desc: DescMessage, msg: Message, field: DescField 
   if (r.isSet(field)) reflect(desc, only).set(field, r.get(field));
   const json = toJson(desc, only, { registry: types, alwaysEmitImplicit: true }) as Record<string, unknown>;
   return { body: JSON.stringify(json[field.jsonName] ?? null), contentType: "application/json" };
-}
-
-const optionsOf = new WeakMap<TypeRegistry, { registry: TypeRegistry }>();
-
-// One options object per registry (protobuf-es merges the options with its defaults on every call anyway).
-function jsonOptions(types: TypeRegistry): { registry: TypeRegistry } {
-  let o = optionsOf.get(types);
-  if (o === undefined) optionsOf.set(types, (o = { registry: types }));
-  return o;
 }
 
 function rawBody(msg: Message): Rendered {

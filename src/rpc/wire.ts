@@ -2,6 +2,7 @@ import { fromJsonString, toJsonString, type DescMessage, type MessageShape, type
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createMethodSerializationLookup } from "@connectrpc/connect/protocol";
 import type { OutgoingHttpHeaders } from "node:http2";
+import { jsonWriteOptions } from "../core/json-options.js";
 import { copyInto } from "../core/pipeline.js";
 import type { RegisteredMethod } from "../core/registry.js";
 
@@ -41,6 +42,7 @@ export function codecOf(m: RegisteredMethod, maxBytes: number, maxSendBytes: num
  */
 function jsonSerialization(desc: DescMessage, readMax: number, writeMax: number, registry: Registry | undefined) {
   const opts = { ignoreUnknownFields: true, registry };
+  const writeOpts = jsonWriteOptions(desc, registry);
   return {
     parse(data: Uint8Array): MessageShape<DescMessage> {
       if (data.byteLength > readMax) throw new ConnectError(`message size ${data.byteLength} is larger than configured readMaxBytes ${readMax}`, Code.ResourceExhausted);
@@ -53,7 +55,7 @@ function jsonSerialization(desc: DescMessage, readMax: number, writeMax: number,
     serialize(msg: MessageShape<DescMessage>): Uint8Array {
       let bytes: Buffer;
       try {
-        bytes = Buffer.from(toJsonString(desc, msg, opts), "utf8");
+        bytes = Buffer.from(toJsonString(desc, msg, writeOpts), "utf8");
       } catch (e) {
         throw ConnectError.from(e, Code.Internal);
       }
