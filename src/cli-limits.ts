@@ -19,6 +19,8 @@ const limitRows: Row<keyof Limits>[] = [
   ["idleTimeoutMs", "close connections with no request in flight; 0 = never"],
   ["http2ControlFrameRate", "PING/SETTINGS/RST_STREAM per second per connection"],
   ["http2ControlFrameBurst", "... of which this many may come at once", 900],
+  ["http2RapidResetBurst", "... and streams reset before their handler ran", 900],
+  ["floodCooldownMs", "refuse an address's connections this long after a flood; 0 = off"],
 ];
 const wsRows: Row<keyof WsOptions>[] = [
   ["maxConnections", "most WebSocket connections at once (503 beyond)"],

@@ -52,6 +52,10 @@ export interface Limits {
   http2ControlFrameRate: number;
   /** How many such HTTP/2 frames may come at once before http2ControlFrameRate applies (at most 900: below nghttp2's own reset limit, see docs/hardening.md). */
   http2ControlFrameBurst: number;
+  /** Streams an HTTP/2 client may reset before their handler ran ("rapid reset", CVE-2023-44487), at once, on a connection that keeps resetting; refilled at http2ControlFrameRate; past it GOAWAY(ENHANCE_YOUR_CALM). Capped at http2ControlFrameBurst. */
+  http2RapidResetBurst: number;
+  /** After a connection is closed for an HTTP/2 flood, new connections from its client address (IPv6: its /64) are refused this long (0 = off; docs/hardening.md). */
+  floodCooldownMs: number;
   /** Time graceful shutdown waits for in-flight calls before it closes connections. */
   shutdownTimeoutMs: number;
 }
@@ -99,6 +103,8 @@ export const defaultLimits: Limits = {
   maxHeaderBytes: 16 * 1024,
   http2ControlFrameRate: 100,
   http2ControlFrameBurst: 500,
+  http2RapidResetBurst: 100,
+  floodCooldownMs: 10_000,
   shutdownTimeoutMs: 10_000,
 };
 
@@ -123,7 +129,7 @@ export function resolveOptions(opts: Partial<ServerOptions>): ResolvedOptions {
     (limits as unknown as Record<string, number>)[k] = v;
   }
   if (limits.maxMessageBytes < 1) throw new Error("limit maxMessageBytes must be at least 1");
-  for (const k of ["headersTimeoutMs", "maxHeaderBytes", "maxConcurrentStreams", "http2ControlFrameBurst"] as const) {
+  for (const k of ["headersTimeoutMs", "maxHeaderBytes", "maxConcurrentStreams", "http2ControlFrameBurst", "http2RapidResetBurst"] as const) {
     if (limits[k] < 1) throw new Error(`limit ${k} must be at least 1 (it guards against abuse and cannot be turned off)`);
   }
   // nghttp2 (Node 20) answers its 1000th rapid reset with a GOAWAY that leaves the connection open,

@@ -26,7 +26,27 @@ export class TokenBucket {
   }
 }
 
-const flooding = new WeakSet<http2.Http2Session>();
+/** What the guard knows of one session, for the stream dispatch decisions below. */
+interface SessionState {
+  /** Over its flood budget: closing on the next turn of the event loop. */
+  flooding: boolean;
+  /** Client resets seen, and when the last one came. */
+  resets: number;
+  lastReset: number;
+  /** Streams opened since the last turn of the event loop. */
+  turnStreams: number;
+  /** Streams refused or skipped without a handler (logged when the session closes). */
+  refused: number;
+  skipped: number;
+}
+
+const states = new WeakMap<http2.Http2Session, SessionState>();
+/** Streams held back a loop turn whose handler has not run yet (see admitStream). */
+const held = new WeakSet<http2.Http2Stream>();
+const ignore = () => {};
+
+/** After this many client resets within a second, a session's new streams are dispatched a loop turn late. */
+const DEFER_AFTER_RESETS = 8;
 
 /**
  * True once a session went over its flood budget: it is closed on the next turn of the event loop,
@@ -34,7 +54,42 @@ const flooding = new WeakSet<http2.Http2Session>();
  * any handler.
  */
 export function isFlooding(session: http2.Http2Session | undefined): boolean {
-  return session !== undefined && flooding.has(session);
+  return session !== undefined && states.get(session)?.flooding === true;
+}
+
+/**
+ * Runs `run` for a new stream unless the guard says otherwise. Streams of a flooding session are
+ * refused (RST_STREAM(REFUSED_STREAM)). On a session that has been resetting streams (rapid reset,
+ * CVE-2023-44487), a new stream waits one turn of the event loop: nghttp2 parses a whole socket read
+ * at once, so a HEADERS and the RST_STREAM right after it are both seen by then, and a stream reset
+ * before its handler ran costs no handler at all. Such "rapid resets" also have their own, smaller
+ * budget (http2RapidResetBurst; Go's net/http and grpc-go count them too): a legitimate client may
+ * cancel many calls at once, but not calls the server has not even started. Other sessions' streams
+ * run at once, as before.
+ */
+export function admitStream<H, R>(stream: http2.ServerHttp2Stream, headers: H, rest: R, run: (stream: http2.ServerHttp2Stream, headers: H, rest: R) => void): void {
+  const st = states.get(stream.session!);
+  if (st === undefined) return run(stream, headers, rest);
+  if (st.flooding) return refuse(stream, st);
+  if (st.resets < DEFER_AFTER_RESETS || performance.now() - st.lastReset > 1000) return run(stream, headers, rest);
+  held.add(stream);
+  // No handler listens yet: a session destroyed meanwhile errors its streams (ERR_HTTP2_STREAM_CANCEL).
+  stream.on("error", ignore);
+  setImmediate(() => {
+    held.delete(stream);
+    if (stream.closed || stream.destroyed) {
+      st.skipped++;
+      return;
+    }
+    if (st.flooding) return refuse(stream, st);
+    run(stream, headers, rest);
+  });
+}
+
+function refuse(stream: http2.ServerHttp2Stream, st: SessionState): void {
+  st.refused++;
+  stream.on("error", ignore); // a non-zero reset code is emitted as an error
+  stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
 }
 
 /** The limits one HTTP/2 session is held to (a subset of Limits). */
@@ -47,6 +102,10 @@ export interface SessionLimits {
   http2ControlFrameRate: number;
   /** How many of those may arrive at once before the rate applies. */
   http2ControlFrameBurst: number;
+  /** How many streams the client may reset before their handler ran, at once (same rate; capped at the burst above). */
+  http2RapidResetBurst: number;
+  /** Streams a client may have open at once; with http2ControlFrameBurst, the new streams it may open per turn of the event loop. */
+  maxConcurrentStreams: number;
 }
 
 /**
@@ -56,7 +115,9 @@ export interface SessionLimits {
  * rapid reset, CVE-2019-9512 ping and CVE-2019-9515 settings floods), answered like nghttp2 and
  * grpc-go do: GOAWAY(ENHANCE_YOUR_CALM) and the connection closes.
  */
-export function guardSession(session: http2.ServerHttp2Session, limits: SessionLimits, logger: Logger): void {
+export function guardSession(session: http2.ServerHttp2Session, limits: SessionLimits, logger: Logger, onAbuse?: (session: http2.ServerHttp2Session) => void): void {
+  const st: SessionState = { flooding: false, resets: 0, lastReset: 0, turnStreams: 0, refused: 0, skipped: 0 };
+  states.set(session, st);
   let open = 0;
   let idle: NodeJS.Timeout | undefined;
   let handshake: NodeJS.Timeout | undefined = setTimeout(() => {
@@ -65,11 +126,28 @@ export function guardSession(session: http2.ServerHttp2Session, limits: SessionL
   }, limits.headersTimeoutMs);
   handshake.unref();
 
-  const bucket = limits.http2ControlFrameRate > 0 ? new TokenBucket(limits.http2ControlFrameRate, limits.http2ControlFrameBurst) : undefined;
-  const charge = (what: string) => {
-    if (!bucket || flooding.has(session) || bucket.take() || session.destroyed) return;
-    flooding.add(session);
-    logger.warn({ frame: what, rate: limits.http2ControlFrameRate, burst: limits.http2ControlFrameBurst }, "http2 flood: closing the connection with ENHANCE_YOUR_CALM");
+  const rate = limits.http2ControlFrameRate;
+  const bucket = rate > 0 ? new TokenBucket(rate, limits.http2ControlFrameBurst) : undefined;
+  const rapidBurst = Math.min(limits.http2RapidResetBurst, limits.http2ControlFrameBurst);
+  const rapid = rate > 0 ? new TokenBucket(rate, rapidBurst) : undefined;
+  const always = { take: () => false };
+  const perTurn = limits.maxConcurrentStreams + limits.http2ControlFrameBurst;
+  const charge = (what: string, from: { take(): boolean } | undefined = bucket) => {
+    if (!from || st.flooding || from.take() || session.destroyed) return;
+    st.flooding = true;
+    const burst = from === rapid ? rapidBurst : from === always ? perTurn : limits.http2ControlFrameBurst;
+    logger.warn({ frame: what, rate, burst, address: session.socket?.remoteAddress }, "http2 flood: closing the connection with ENHANCE_YOUR_CALM");
+    // GOAWAY now: submitting a frame from inside nghttp2's frame callbacks is safe (destroying the
+    // session is not, below). It is the first GOAWAY the client gets, so it names the reason even
+    // when nghttp2's own flood check then ends the session with INTERNAL_ERROR (it does when one
+    // read carries over 1000 PINGs or SETTINGS, whose acknowledgements cannot be sent mid-read).
+    try {
+      session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+    } catch {
+      // already closing
+    }
+    stopReading(session);
+    onAbuse?.(session);
     // Not from inside this event: it runs within nghttp2's frame callbacks, and destroying the
     // session there trips Node's nghttp2 memory accounting (an abort of the whole process,
     // nodejs/node#38964). destroy(undefined, code) would send NO_ERROR (the error's default wins).
@@ -85,13 +163,27 @@ export function guardSession(session: http2.ServerHttp2Session, limits: SessionL
     idle.unref();
   };
 
+  const endTurn = () => (st.turnStreams = 0);
   session.on("stream", (stream: http2.ServerHttp2Stream) => {
+    // New streams per turn of the event loop (nginx counts them per read). Our answers go out only
+    // after the turn, so within one a client can only have opened streams it still counts as open
+    // (at most maxConcurrentStreams) and streams it reset itself (each reset a control frame, at
+    // most the burst). Past that, the resets went uncounted: streams answered at once are closed
+    // before their RST_STREAM arrives, which then counts nowhere, and the flood would run on to
+    // nghttp2's own reset limit, whose GOAWAY(INTERNAL_ERROR) leaves the connection open.
+    if (++st.turnStreams === 1) setImmediate(endTurn);
+    else if (st.turnStreams > perTurn) charge("HEADERS", always);
     if (handshake) handshake = (clearTimeout(handshake), undefined);
     if (idle) idle = (clearTimeout(idle), undefined);
     open++;
     // 'aborted' fires when the stream closes before our side ended it: in practice a client's
     // RST_STREAM (our own handlers end their side before closing a stream).
-    stream.once("aborted", () => charge("RST_STREAM"));
+    stream.once("aborted", () => {
+      st.resets++;
+      st.lastReset = performance.now();
+      charge("RST_STREAM");
+      if (held.has(stream)) charge("rapid RST_STREAM", rapid);
+    });
     stream.once("close", () => {
       if (--open === 0 && !session.closed) armIdle();
     });
@@ -101,5 +193,14 @@ export function guardSession(session: http2.ServerHttp2Session, limits: SessionL
   session.once("close", () => {
     clearTimeout(handshake);
     clearTimeout(idle);
+    if (st.refused + st.skipped > 0) logger.debug({ refused: st.refused, skipped: st.skipped }, "http2 streams answered without a handler (flood or rapid reset)");
   });
+}
+
+// Stops reading the socket (libuv uv_read_stop, allowed inside its read callback): the rest of the
+// current read is still parsed, but not the megabytes a flooder has queued behind it, which the
+// event loop would otherwise read and parse in the same pass, before the session is destroyed.
+function stopReading(session: http2.Http2Session): void {
+  const handle = (session.socket as unknown as { _handle?: { readStop?: () => number } } | undefined)?._handle;
+  handle?.readStop?.();
 }

@@ -4,7 +4,8 @@ import * as net from "node:net";
 import { createServer as tlsServer } from "node:tls";
 import type { Logger } from "pino";
 import type { Limits, TlsOptions } from "../config.js";
-import { guardSession, isFlooding } from "./h2-guard.js";
+import { AddressCooldown } from "./address-guard.js";
+import { admitStream, guardSession } from "./h2-guard.js";
 import type { NodeRequest, NodeResponse, StreamHandler, UpgradeHandler } from "./types.js";
 
 /** The HTTP/2 client connection preface (RFC 9113 §3.4). */
@@ -44,6 +45,8 @@ export function createListener(limits: Limits, tls: TlsOptions | undefined, hand
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.Http2Session>();
   let closing = false;
+  // Addresses whose connection was closed for a flood: their new connections are refused for a while.
+  const cooldown = new AddressCooldown(limits.floodCooldownMs, logger);
 
   const h2opts: http2.ServerOptions = {
     // enableConnectProtocol: WebSockets over HTTP/2 streams (RFC 8441, src/ws/http2-connect.ts).
@@ -62,7 +65,7 @@ export function createListener(limits: Limits, tls: TlsOptions | undefined, hand
     s.on("error", (err) => logger.debug({ err: err.message }, "http2 session error"));
     // Slowloris, idleness by open streams (not Node's activity timeout: PINGs would keep it open),
     // and floods of PING/SETTINGS/RST_STREAM.
-    guardSession(s, limits, logger);
+    guardSession(s, limits, logger, (flooder) => cooldown.penalize(flooder.socket?.remoteAddress));
     if (closing) s.close();
   });
   h2.on("sessionError", (err) => logger.debug({ err: err.message }, "http2 session error"));
@@ -101,6 +104,7 @@ export function createListener(limits: Limits, tls: TlsOptions | undefined, hand
       handlers.connection?.(socket, socket.alpnProtocol === "h2" ? "h2-tls" : "h1-tls");
       (socket.alpnProtocol === "h2" ? h2 : h1).emit("connection", socket);
     });
+    secure.on("connection", (socket: net.Socket) => cooldown.refuse(socket));
     // A listener here takes over: without destroy() a handshake that times out leaves its socket open.
     secure.on("tlsClientError", (err, socket) => {
       logger.debug({ err: err.message }, "tls handshake failed");
@@ -109,6 +113,7 @@ export function createListener(limits: Limits, tls: TlsOptions | undefined, hand
     server = secure;
   } else {
     server = net.createServer({ pauseOnConnect: false }, (socket) => {
+      if (cooldown.refuse(socket)) return;
       track(socket);
       route(socket, h1);
     });
@@ -238,13 +243,10 @@ function isIdleHttp1(socket: net.Socket): boolean {
 function interceptStreams(h2: http2.Http2Server | http2.Http2SecureServer, fast: StreamHandler) {
   const compat = h2.listeners("stream") as ((...args: unknown[]) => void)[];
   h2.removeAllListeners("stream");
-  h2.on("stream", function (this: unknown, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) {
-    // A flooding session's remaining streams cost a reset, not a call (see h2-guard.ts).
-    if (isFlooding(stream.session)) {
-      stream.on("error", () => {}); // a non-zero reset code is emitted as an error
-      return stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
-    }
+  const dispatch = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, rest: unknown[]) => {
     if (fast(stream, headers)) return;
     for (const l of compat) l.call(h2, stream, headers, ...rest);
-  });
+  };
+  // Floods and rapid resets: refused or held back by the guard (see h2-guard.ts admitStream).
+  h2.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => admitStream(stream, headers, rest, dispatch));
 }

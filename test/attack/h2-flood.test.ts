@@ -10,8 +10,9 @@ import { startServer } from "../support/server.js";
 import { E, F, frame, grpcHeaders, grpcMessage, headerBlock, ping, RawH2, rst, settings, T } from "./h2raw.js";
 import { probe, probeWhile } from "./support.js";
 
-// A small budget so a test floods past it in a moment; the rate refills slowly.
-const limits = { http2ControlFrameRate: 20, http2ControlFrameBurst: 200, maxConcurrentStreams: 8, maxHeaderBytes: 4096 };
+// A small budget so a test floods past it in a moment; the rate refills slowly. No address cool-down:
+// every test floods from 127.0.0.1 again (cooldown.test.ts tests it).
+const limits = { http2ControlFrameRate: 20, http2ControlFrameBurst: 200, maxConcurrentStreams: 8, maxHeaderBytes: 4096, floodCooldownMs: 0 };
 
 /** Floods with `make(i)` until the server closes the connection; returns how many frames went out. */
 async function flood(c: RawH2, make: (i: number) => Buffer): Promise<number> {
@@ -112,7 +113,8 @@ describe("HTTP/2 floods", { timeout: 60_000 }, async () => {
     // nghttp2's own limit acts at 1000 resets; a budget that ran out together with it once hung the
     // whole process, and refused streams without an error listener crashed it.
     const def = await startServer();
-    const c = await RawH2.connect(def.port);
+    // From another address than the probe's: at the default limits that address then cools down.
+    const c = await RawH2.connect(def.port, true, "127.0.0.2");
     const pairs: Buffer[] = [];
     for (let i = 0; i < 30_000; i++) pairs.push(frame(T.HEADERS, F.END_HEADERS, 1 + 2 * i, hello), rst(1 + 2 * i));
     c.write(Buffer.concat(pairs));

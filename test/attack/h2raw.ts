@@ -89,8 +89,10 @@ export function grpcMessage(bytes: Buffer): Buffer {
 export class RawH2 {
   readonly socket: net.Socket;
   readonly frames: { type: number; flags: number; streamId: number; payload: Buffer }[] = [];
-  /** The GOAWAY error code, once one arrived. */
+  /** The error code of the first GOAWAY, once one arrived (it gives the reason; a later one may follow). */
   goaway?: number;
+  /** The error codes of every GOAWAY received, in order. */
+  readonly goaways: number[] = [];
   closed = false;
   private buf = Buffer.alloc(0);
   private waiters: Array<() => void> = [];
@@ -104,7 +106,10 @@ export class RawH2 {
         if (this.buf.length < 9 + len) break;
         const f = { type: this.buf[3], flags: this.buf[4], streamId: this.buf.readUInt32BE(5) & 0x7fffffff, payload: this.buf.subarray(9, 9 + len) };
         this.buf = this.buf.subarray(9 + len);
-        if (f.type === T.GOAWAY) this.goaway = f.payload.readUInt32BE(4);
+        if (f.type === T.GOAWAY) {
+          this.goaways.push(f.payload.readUInt32BE(4));
+          this.goaway ??= this.goaways[0];
+        }
         // Acknowledge the server's SETTINGS as any client must: they take effect on the ACK.
         if (f.type === T.SETTINGS && (f.flags & F.ACK) === 0) this.write(frame(T.SETTINGS, F.ACK, 0));
         this.frames.push(f);
@@ -121,10 +126,12 @@ export class RawH2 {
   /**
    * Connects and, unless `preface` is false, sends the preface and an empty SETTINGS frame and waits
    * for the server's SETTINGS (acknowledged at once, so its limits apply to what the test sends next).
+   * `localAddress` (e.g. 127.0.0.2) makes the connection come from another client address than the
+   * probe's 127.0.0.1, as an attacker's would. A connection refused by the server resolves closed.
    */
-  static async connect(port: number, preface = true): Promise<RawH2> {
+  static async connect(port: number, preface = true, localAddress?: string): Promise<RawH2> {
     const c = await new Promise<RawH2>((resolve, reject) => {
-      const socket = net.connect(port, "127.0.0.1", () => {
+      const socket = net.connect({ port, host: "127.0.0.1", localAddress }, () => {
         if (preface) socket.write(Buffer.concat([PREFACE, settings()]));
         resolve(new RawH2(socket));
       });

@@ -65,6 +65,16 @@ describe("limit settings", () => {
     assert.throws(() => resolveOptions({ limits: { headersTimeoutMs: 5000, requestTimeoutMs: 1000 } }), /requestTimeoutMs \(1000\) must be 0 or at least headersTimeoutMs/);
     assert.throws(() => resolveOptions({ limits: { idleTimeoutMs: -1 } }), /non-negative integer/);
     assert.throws(() => resolveOptions({ limits: { http2ControlFrameBurst: 1000 } }), /http2ControlFrameBurst must be at most 900/);
+    assert.throws(() => resolveOptions({ limits: { http2RapidResetBurst: 0 } }), /http2RapidResetBurst must be at least 1/);
+    assert.equal(resolveOptions({ limits: { floodCooldownMs: 0 } }).limits.floodCooldownMs, 0, "the cool-down can be switched off");
+  });
+
+  it("reads the HTTP/2 flood settings from flags and the environment", () => {
+    const cfg = parseCli(["--flood-cooldown-ms", "2500"], { HTTP2_RAPID_RESET_BURST: "50" });
+    assert.equal(cfg.server.limits?.floodCooldownMs, 2500);
+    assert.equal(cfg.server.limits?.http2RapidResetBurst, 50);
+    assert.throws(() => parseCli(["--http2-rapid-reset-burst", "901"], {}), /--http2-rapid-reset-burst \(HTTP2_RAPID_RESET_BURST\) must be an integer from 0 to 900/);
+    assert.match(usage, /--flood-cooldown-ms N\n.*\[FLOOD_COOLDOWN_MS, default 10000\]/);
   });
 
   it("reads every limit from a flag or the environment, flags first", () => {

@@ -2,7 +2,7 @@
 // with no attack and during each attack, in interleaved rounds (baseline, then every attack, per
 // round), each attack from its own child process against a server child with the default limits.
 // Reported as ratios to the baseline of the same round. Env: BENCH_ROUNDS (3), BENCH_SECONDS (3),
-// BENCH_ONLY (comma-separated attack names), BENCH_IDLE_CONNS (5000).
+// BENCH_ONLY (comma-separated attack names), BENCH_IDLE_CONNS (5000), BENCH_LIMITS (server limits, JSON).
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -16,10 +16,12 @@ const idleConns = Number(process.env.BENCH_IDLE_CONNS ?? 5000);
 const peer = (f: string) => fileURLToPath(new URL(`../attack/peers/${f}`, import.meta.url));
 
 type Attack = { name: string; start: (port: number) => Promise<Child | undefined> };
-const flood = (kind: string, conns = 1): Attack => ({
-  name: kind,
+// Attackers connect from 127.0.0.2 (one address, as one attacking host) or from 127.0.0.2-251 in turn
+// ("spread", many hosts: no per-address cool-down holds them off), the probe from 127.0.0.1.
+const flood = (kind: string, conns = 1, from = "127.0.0.2"): Attack => ({
+  name: from === "spread" ? `${kind}-spread` : kind,
   start: async (port: number) => {
-    const c = spawnTs(peer("flood-attacker.ts"), { ATTACK_PORT: String(port), ATTACK_KIND: kind, ATTACK_CONNS: String(conns) });
+    const c = spawnTs(peer("flood-attacker.ts"), { ATTACK_PORT: String(port), ATTACK_KIND: kind, ATTACK_CONNS: String(conns), ATTACK_FROM: from });
     await c.line((l) => "attacking" in l);
     return c;
   },
@@ -27,6 +29,7 @@ const flood = (kind: string, conns = 1): Attack => ({
 const attacks: Attack[] = [
   { name: "none", start: async () => undefined },
   flood("rapid-reset"),
+  flood("rapid-reset", 1, "spread"),
   flood("settings"),
   flood("ping"),
   flood("slowloris", 200),
@@ -65,7 +68,8 @@ async function probeFor(url: string, secs: number): Promise<{ lat: number[]; fai
   return { lat, failed };
 }
 
-const server = spawnTs(peer("server.ts"), { ATTACK_LIMITS: JSON.stringify({ maxConnections: idleConns + 1000 }) });
+// BENCH_LIMITS: JSON of server limits to try instead of the defaults, e.g. '{"floodCooldownMs":0}'.
+const server = spawnTs(peer("server.ts"), { ATTACK_LIMITS: JSON.stringify({ maxConnections: idleConns + 1000, ...JSON.parse(process.env.BENCH_LIMITS ?? "{}") }) });
 const { port, pid } = (await server.line((l) => typeof l.port === "number")) as { port: number; pid: number };
 const url = `http://127.0.0.1:${port}`;
 const results = new Map<string, { p50: number[]; p99: number[]; r50: number[]; r99: number[]; failed: number; calls: number; cpu: number[]; rss: number[] }>();

@@ -2,8 +2,11 @@
 // ATTACK_KIND = rapid-reset | settings | ping (HTTP/2 floods, reconnecting whenever the server
 // closes the connection), slowloris (ATTACK_CONNS HTTP/1.1 connections trickling headers, reopened
 // when cut), ws-slow (ATTACK_CONNS WebSocket clients that never read a firehose stream).
-// Prints {"attacking": kind} once started, {"goaway": code, "closed": n} whenever the server ends a
-// flooding connection with GOAWAY, and {"connections": n} (connections opened) at the end.
+// Prints {"attacking": kind} once started, {"goaway": code, "goaways": "11,2", "closed": n} whenever
+// the server ends a flooding connection with GOAWAY (code: the first one's), {"refused": n} when the
+// server closes connections before its SETTINGS (a cool-down; printed at 1, 10, 100, ...), and
+// {"connections": n} (connections opened) at the end. ATTACK_FROM: the source address of the HTTP/2
+// floods (default 127.0.0.1); "spread" cycles through 127.0.0.2-251, many attackers' addresses.
 import * as net from "node:net";
 import WebSocket from "ws";
 import { F, frame, grpcHeaders, headerBlock, ping, RawH2, rst, settings, T } from "../h2raw.js";
@@ -15,11 +18,20 @@ let stopping = false;
 let opened = 0;
 const sockets = new Set<{ destroy(): void }>();
 
+const from = process.env.ATTACK_FROM ?? "127.0.0.1";
+let refused = 0;
+
 async function h2Flood(make: (i: number) => Buffer) {
   while (!stopping) {
-    const c = await RawH2.connect(port).catch(() => undefined);
-    if (!c) continue;
+    const local = from === "spread" ? `127.0.0.${2 + (opened % 250)}` : from;
+    const c = await RawH2.connect(port, true, local).catch(() => undefined);
     opened++;
+    if (!c || (c.closed && c.frames.length === 0)) {
+      // Refused before the server said anything: reset at accept.
+      if (/^10*$/.test(String(++refused))) process.stdout.write(JSON.stringify({ refused }) + "\n");
+      await new Promise((r) => setImmediate(r));
+      continue;
+    }
     sockets.add(c);
     for (let i = 0; !c.closed && !stopping; ) {
       const chunk: Buffer[] = [];
@@ -31,7 +43,7 @@ async function h2Flood(make: (i: number) => Buffer) {
     }
     c.destroy();
     sockets.delete(c);
-    if (c.goaway !== undefined) process.stdout.write(JSON.stringify({ goaway: c.goaway, closed: opened }) + "\n");
+    if (c.goaway !== undefined) process.stdout.write(JSON.stringify({ goaway: c.goaway, goaways: c.goaways.join(","), closed: opened }) + "\n");
   }
 }
 
