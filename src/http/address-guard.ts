@@ -50,7 +50,8 @@ export class AddressCooldown {
     this.until.delete(key); // re-inserted last: Map order is then the order of expiry
     this.until.set(key, this.now() + this.cooldownMs);
     while (this.until.size > this.maxEntries) this.until.delete(this.until.keys().next().value as string);
-    this.logger?.warn({ address: key, cooldownMs: this.cooldownMs }, "client address closed for abuse; refusing its new connections for the cool-down");
+    // Debug: the flood itself was logged as a warning with the address.
+    this.logger?.debug({ address: key, cooldownMs: this.cooldownMs }, "client address closed for abuse; refusing its new connections for the cool-down");
   }
 
   /** True while `address` is cooling down. */

@@ -35,7 +35,7 @@ interface SessionState {
   lastReset: number;
   /** Streams opened since the last turn of the event loop. */
   turnStreams: number;
-  /** Streams refused or skipped without a handler (logged when the session closes). */
+  /** Streams dropped (flooding) or skipped (reset while held) without a handler (logged when the session closes). */
   refused: number;
   skipped: number;
 }
@@ -50,7 +50,7 @@ const DEFER_AFTER_RESETS = 8;
 
 /**
  * True once a session went over its flood budget: it is closed on the next turn of the event loop,
- * and streams it still opens until then (a read can carry thousands) are refused without running
+ * and streams it still opens until then (a read can carry thousands) are dropped without running
  * any handler.
  */
 export function isFlooding(session: http2.Http2Session | undefined): boolean {
@@ -59,7 +59,7 @@ export function isFlooding(session: http2.Http2Session | undefined): boolean {
 
 /**
  * Runs `run` for a new stream unless the guard says otherwise. Streams of a flooding session are
- * refused (RST_STREAM(REFUSED_STREAM)). On a session that has been resetting streams (rapid reset,
+ * dropped (see drop). On a session that has been resetting streams (rapid reset,
  * CVE-2023-44487), a new stream waits one turn of the event loop: nghttp2 parses a whole socket read
  * at once, so a HEADERS and the RST_STREAM right after it are both seen by then, and a stream reset
  * before its handler ran costs no handler at all. Such "rapid resets" also have their own, smaller
@@ -70,7 +70,7 @@ export function isFlooding(session: http2.Http2Session | undefined): boolean {
 export function admitStream<H, R>(stream: http2.ServerHttp2Stream, headers: H, rest: R, run: (stream: http2.ServerHttp2Stream, headers: H, rest: R) => void): void {
   const st = states.get(stream.session!);
   if (st === undefined) return run(stream, headers, rest);
-  if (st.flooding) return refuse(stream, st);
+  if (st.flooding) return drop(stream, st);
   if (st.resets < DEFER_AFTER_RESETS || performance.now() - st.lastReset > 1000) return run(stream, headers, rest);
   held.add(stream);
   // No handler listens yet: a session destroyed meanwhile errors its streams (ERR_HTTP2_STREAM_CANCEL).
@@ -81,15 +81,18 @@ export function admitStream<H, R>(stream: http2.ServerHttp2Stream, headers: H, r
       st.skipped++;
       return;
     }
-    if (st.flooding) return refuse(stream, st);
+    if (st.flooding) return drop(stream, st);
     run(stream, headers, rest);
   });
 }
 
-function refuse(stream: http2.ServerHttp2Stream, st: SessionState): void {
+// A flooding session's stream gets no handler and no frame of its own: the GOAWAY already sent names
+// the last stream that was processed, so the client knows this one was not (RFC 9113 §6.8), and
+// the session is destroyed on the next turn, which ends the stream with it. A RST_STREAM per stream
+// (and the error Node makes for each) would cost more than the attacker's frame.
+function drop(stream: http2.ServerHttp2Stream, st: SessionState): void {
   st.refused++;
-  stream.on("error", ignore); // a non-zero reset code is emitted as an error
-  stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+  stream.on("error", ignore); // the session's destroy errors its streams (ERR_HTTP2_STREAM_CANCEL)
 }
 
 /** The limits one HTTP/2 session is held to (a subset of Limits). */
@@ -143,8 +146,12 @@ export function guardSession(session: http2.ServerHttp2Session, limits: SessionL
     // read carries over 1000 PINGs or SETTINGS, whose acknowledgements cannot be sent mid-read).
     try {
       session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      // nghttp2 refuses streams past a submitted SETTINGS_MAX_CONCURRENT_STREAMS even before it is
+      // acknowledged: with 0, the rest of the flood in this read is refused inside nghttp2, with no
+      // JavaScript stream object made for it.
+      session.settings({ maxConcurrentStreams: 0 });
     } catch {
-      // already closing
+      // already closing, or too many SETTINGS not yet acknowledged
     }
     stopReading(session);
     onAbuse?.(session);
