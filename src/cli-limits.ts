@@ -17,6 +17,7 @@ const limitRows: Row<keyof Limits>[] = [
   ["headersTimeoutMs", "time to send request headers / finish TLS handshake"],
   ["requestTimeoutMs", "time for a whole HTTP/1.1 request to arrive; 0 = none"],
   ["idleTimeoutMs", "close connections with no request in flight; 0 = never"],
+  ["maxUnreadBodyBytes", "body an early HTTP/1.1 answer still drains to keep the connection"],
   ["http2ControlFrameRate", "PING/SETTINGS/RST_STREAM per second per connection"],
   ["http2ControlFrameBurst", "... of which this many may come at once", 900],
   ["http2RapidResetBurst", "... and streams reset before their handler ran", 900],

@@ -46,6 +46,8 @@ export interface Limits {
   requestTimeoutMs: number;
   /** A connection with no request in flight (HTTP/1.1 keep-alive, HTTP/2 without open streams) is closed after this long (0 = never). */
   idleTimeoutMs: number;
+  /** Request body bytes an HTTP/1.1 connection still reads and drops after an answer sent before the body ended, to stay open; a longer unread rest closes it (0 = close whenever a body is left unread). */
+  maxUnreadBodyBytes: number;
   /** Largest request header block in bytes (HTTP/1.1 431, HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE; WebSocket upgrades too). */
   maxHeaderBytes: number;
   /** PING, SETTINGS and client stream resets (RST_STREAM) an HTTP/2 connection may send per second on average; past it GOAWAY(ENHANCE_YOUR_CALM) (0 = no limit). */
@@ -100,6 +102,7 @@ export const defaultLimits: Limits = {
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 300_000,
   idleTimeoutMs: 120_000,
+  maxUnreadBodyBytes: 256 * 1024,
   maxHeaderBytes: 16 * 1024,
   http2ControlFrameRate: 100,
   http2ControlFrameBurst: 500,
