@@ -115,8 +115,16 @@ export function invokeStream(m: RegisteredMethod & { spec: StreamSpec }, ctx: Ha
   };
 }
 
+/**
+ * Set to true on an AsyncIterable whose items are all complete messages of the method's output type
+ * (made with create()): the stream hands it to readers as it is, without a normalizing `.then` per
+ * message (the chat's room streams: a fan-out pays each layer once per subscriber and message).
+ */
+export const yieldsFullMessages = Symbol("oneport yields full messages");
+
 // connect's normalizeIterable: the implementation may yield partial messages; readers get full ones.
 function normalized(desc: DescMessage, src: AsyncIterable<unknown>): AsyncIterable<Msg> {
+  if ((src as { [yieldsFullMessages]?: boolean })[yieldsFullMessages] === true) return src as AsyncIterable<Msg>;
   return {
     [Symbol.asyncIterator]() {
       const it = src[Symbol.asyncIterator]();

@@ -10,6 +10,7 @@ import {
   type ChatResponse,
   type SubscribeResponse,
 } from "../gen/chat/v1/chat_pb.js";
+import { yieldsFullMessages } from "../core/stream.js";
 import type { Broker, Unsubscribe } from "../pubsub/broker.js";
 import { BoundedQueue } from "../pubsub/queue.js";
 import { markShared } from "../pubsub/shared.js";
@@ -134,9 +135,12 @@ export class ChatRooms {
   /**
    * The room as a lazy stream of `pick(delivery)`: subscribes on the first read, releases when the
    * reader stops. A plain iterator, no generator, since fan-out pays for each layer per reader.
+   * `pick` must return complete messages (the Delivery's own): the stream is marked yieldsFullMessages.
    */
-  stream<T>(room: string, signal: AbortSignal, pick: (d: Delivery) => T): AsyncIterable<T> {
+  stream<T>(room: string, signal: AbortSignal, pick: (d: Delivery) => T): AsyncIterable<T> & { [yieldsFullMessages]: true } {
     return {
+      // pick() returns the Delivery's own responses, made with create(): no normalizing per message.
+      [yieldsFullMessages]: true,
       [Symbol.asyncIterator]: () => {
         let queue: BoundedQueue<T> | undefined;
         let starting: Promise<BoundedQueue<T>> | undefined;

@@ -3,9 +3,10 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { createAsyncIterable } from "@connectrpc/connect/protocol";
 import { responseHeadersOf, type CallContext, type Pipeline } from "../core/pipeline.js";
 import type { RegisteredMethod } from "../core/registry.js";
-import type { ClientFrame, Detail, ServerFrame } from "./frame.js";
+import { JsonText, type ClientFrame, type Detail, type ServerFrame } from "./frame.js";
 import type { MessageCodec } from "./message.js";
 import { InputQueue } from "./queue.js";
+import { MessageFrames } from "./wire.js";
 
 type Msg = MessageShape<DescMessage>;
 
@@ -19,6 +20,8 @@ export interface CallHost {
   buffered(): number;
   /** Writes a frame if the connection is open. */
   send(frame: ServerFrame): void;
+  /** Writes a whole WebSocket frame (wire.ts) if the connection is open. */
+  sendFrame(frame: Buffer): void;
   /** The call sent its final frame; forget its id. */
   done(id: string): void;
   /** Reports an error the client does not see in full (internal errors). */
@@ -38,6 +41,8 @@ export class WsCall {
   // The deadline is this call's own timer: the context's signal is left alone (created lazily, only
   // if the implementation or an interceptor asks for it), so most calls need no AbortController.
   private timer?: NodeJS.Timeout;
+  // This stream's {id, message} frames with the id encoded once (made at the first message).
+  private frames?: MessageFrames;
 
   constructor(
     private readonly host: CallHost,
@@ -55,11 +60,11 @@ export class WsCall {
     try {
       if (kind === "unary" || kind === "server_streaming") {
         const req = this.host.codec.decode(this.m.method.input, first.message, first.size);
-        void this.run(kind === "unary" ? req : createAsyncIterable([req]));
+        this.run(kind === "unary" ? req : createAsyncIterable([req]));
         return;
       }
       this.input = new InputQueue<Msg>();
-      void this.run(this.input);
+      this.run(this.input);
       this.accept(first);
     } catch (e) {
       this.finish(e);
@@ -112,25 +117,35 @@ export class WsCall {
     this.cleanup(new ConnectError("the WebSocket connection closed", Code.Canceled));
   }
 
-  private async run(input: Msg | AsyncIterable<Msg>): Promise<void> {
+  // Callbacks rather than an async function: resuming an awaiting frame costs about twice a `.then`
+  // reaction, and a fan-out pays it once per subscriber and message. Whatever the callbacks throw
+  // ends the call (never an unhandled rejection).
+  private run(input: Msg | AsyncIterable<Msg>): void {
     const { pipeline } = this.host;
+    const fail = (e: unknown) => this.finish(e);
     try {
       if (this.m.spec.kind === "unary") {
-        const res = await pipeline.unary(this.m, this.ctx, input as Msg);
-        return this.finish(undefined, res);
+        pipeline.unary(this.m, this.ctx, input as Msg).then((res) => this.finish(undefined, res), fail).catch(fail);
+        return;
       }
       const it = pipeline.stream(this.m, this.ctx, input as AsyncIterable<Msg>)[Symbol.asyncIterator]();
       this.iterator = it;
-      for (;;) {
-        // Awaited without racing a cancel promise: a long stream would pile reactions onto it. A
-        // cancel finishes the call directly; this loop notices when the implementation yields.
-        const r = await it.next();
+      // One read at a time, not raced against a cancel promise (a long stream would pile reactions
+      // onto it): a cancel finishes the call directly, and the next result is then dropped.
+      const step = (r: IteratorResult<Msg>): void => {
         if (this.finished) return;
-        if (r.done) break;
-        this.sendMessage(r.value);
-      }
-      this.iterator = undefined;
-      this.finish();
+        if (r.done === true) {
+          this.iterator = undefined;
+          return this.finish();
+        }
+        try {
+          this.sendMessage(r.value);
+          it.next().then(step, fail);
+        } catch (e) {
+          this.finish(e);
+        }
+      };
+      it.next().then(step, fail);
     } catch (e) {
       this.finish(e);
     }
@@ -143,9 +158,15 @@ export class WsCall {
     if (waiting > this.host.maxBufferedBytes) {
       throw new ConnectError(`the client reads too slowly: ${waiting} bytes wait to be sent on this connection (limit ${this.host.maxBufferedBytes})`, Code.ResourceExhausted);
     }
-    const frame: ServerFrame = { id: this.id, message: this.host.codec.encode(this.m.method.output, msg) };
-    this.attachHeaders(frame);
-    this.host.send(frame);
+    const message = this.host.codec.encode(this.m.method.output, msg) as JsonText | Uint8Array;
+    if (!this.headersSent) {
+      const frame: ServerFrame = { id: this.id, message };
+      this.attachHeaders(frame);
+      if (frame.headers) return this.host.send(frame);
+    }
+    // Most messages: {id, message} straight into one buffer (a shared message's bytes made once).
+    const frames = (this.frames ??= new MessageFrames(this.id, this.host.codec.format));
+    this.host.sendFrame(frames.frame(message instanceof JsonText ? message.utf8() : message));
   }
 
   private attachHeaders(frame: ServerFrame): void {

@@ -156,12 +156,18 @@ function peekStream(data: Buffer, isBinary: boolean): { id: string; opens: boole
 /** A message already encoded as JSON text, spliced as it is into JSON frames (encodeServerFrame). */
 export class JsonText {
   private size = -1;
+  private encoded: Buffer | undefined;
   constructor(readonly text: string) {}
 
   /** Its length in UTF-8 bytes (computed once). */
   bytes(): number {
-    if (this.size < 0) this.size = Buffer.byteLength(this.text);
+    if (this.size < 0) this.size = this.encoded ? this.encoded.length : Buffer.byteLength(this.text);
     return this.size;
+  }
+
+  /** The text as UTF-8 bytes, made once: a shared message's JsonText is written to every subscriber. */
+  utf8(): Buffer {
+    return (this.encoded ??= Buffer.from(this.text, "utf8"));
   }
 
   /** The JSON value, for code that wants the message as data (JSON.stringify calls this too). */

@@ -1,4 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { Writable } from "node:stream";
 import type { Logger } from "pino";
 import type { WebSocket } from "ws";
 import type { Pipeline } from "../core/pipeline.js";
@@ -7,6 +8,7 @@ import { WsCall, type CallHost } from "./call.js";
 import { decodeClientFrame, encodeServerFrame, type ClientFrame, type FrameError, type ServerFrame, type WireFormat } from "./frame.js";
 import type { MessageCodec } from "./message.js";
 import type { WsOptions } from "./options.js";
+import { dataFrame, isText, payloadOf } from "./wire.js";
 
 /** What every session of the bridge shares. */
 export interface SessionEnv {
@@ -44,6 +46,9 @@ export class Session implements CallHost {
   readonly codec: MessageCodec;
   readonly maxBufferedBytes: number;
   readonly maxPendingMessages: number;
+  // The TCP/TLS socket (or HTTP/2 stream adapter) under `ws`, when whole frames may be written to it
+  // directly: see write().
+  private readonly raw: Writable | undefined;
 
   constructor(
     private readonly socket: WebSocket,
@@ -55,6 +60,7 @@ export class Session implements CallHost {
     this.codec = env.codec(format);
     this.maxBufferedBytes = env.options.maxBufferedBytes;
     this.maxPendingMessages = env.options.maxPendingMessages;
+    this.raw = rawSocket(socket);
     socket.on("message", (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     socket.on("pong", () => (this.alive = true));
     socket.on("error", (err) => env.logger.debug({ err: err.message }, "websocket error"));
@@ -70,6 +76,8 @@ export class Session implements CallHost {
     this.lastActive = Date.now();
     this.alive = true;
     if (this.state.s !== "open") return;
+    // The answers to frames read in this turn (a batch of requests arrives in one read) go out together.
+    this.cork();
     const f = decodeClientFrame(data, isBinary, this.format, this.env.options.maxFrameBytes);
     if ("error" in f) return this.reject(f);
     if (f.id === "") return this.errorFrame(Code.InvalidArgument, 'the frame has no "id": every frame names its stream with a client-chosen string id such as "1"');
@@ -132,13 +140,30 @@ export class Session implements CallHost {
   /** Sends a frame if the connection is open. */
   send(frame: ServerFrame): void {
     if (this.socket.readyState !== OPEN) return;
-    this.cork();
-    this.socket.send(encodeServerFrame(frame, this.format));
+    this.write(dataFrame(encodeServerFrame(frame, this.format)));
   }
 
-  // ws writes every frame with its own syscall. Frames sent in the same turn of the event loop (the
-  // answers to a batch of requests read together) are corked into one write, flushed by setImmediate.
-  // `_socket` is ws's own field: the TCP/TLS socket, or the HTTP/2 stream adapter; both are Duplexes.
+  /** Sends a whole WebSocket frame made by wire.ts if the connection is open. */
+  sendFrame(frame: Buffer): void {
+    if (this.socket.readyState !== OPEN) return;
+    this.write(frame);
+  }
+
+  // A whole frame in one write to the socket under `ws`. Safe because the bridge never negotiates
+  // permessage-deflate: ws's Sender then writes every frame of its own (ping, pong, close)
+  // synchronously to that same socket, never queues (ws 8 lib/sender.js: only compression and Blobs
+  // queue), so frames keep one order; and what waits in the socket counts in ws's bufferedAmount
+  // (the socket's writableLength plus the Sender's queue), which the slow-consumer policy reads.
+  private write(frame: Buffer): void {
+    if (this.raw) this.raw.write(frame);
+    else this.socket.send(payloadOf(frame), { binary: !isText(frame) });
+  }
+
+  // Every write is a syscall. Frames sent in the turn of the event loop that read frames from this
+  // connection (the answers to a batch of requests read together) are corked into one write,
+  // flushed by setImmediate. Frames sent in other turns (a fan-out delivery, a stream's next
+  // message) go out at once: a fan-out's first subscribers get the message while later ones are
+  // still being served, instead of all of them after the last.
   private corked = false;
   private cork(): void {
     if (this.corked) return;
@@ -211,6 +236,13 @@ export class Session implements CallHost {
 interface Corkable {
   cork(): void;
   uncork(): void;
+}
+
+// `_socket` is ws's own field: the TCP/TLS socket, or the HTTP/2 stream adapter; both are Duplexes.
+// Whole frames go to it only without extensions (none is offered: perMessageDeflate is off).
+function rawSocket(ws: WebSocket): Writable | undefined {
+  const raw = (ws as unknown as { _socket?: Writable })._socket;
+  return raw && typeof raw.write === "function" && ws.extensions === "" ? raw : undefined;
 }
 
 // One setImmediate flushes every corked socket (a fan-out to 10k connections schedules one, not 10k).

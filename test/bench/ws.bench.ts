@@ -4,7 +4,8 @@
 // Server pinned to one core, this load generator to the other. Env: BENCH_ROUNDS (5), BENCH_SECONDS (3),
 // BENCH_FANOUT ("1000,10000"), BENCH_ONLY ("unary" or "fanout"), BENCH_MESSAGES (20, per fan-out),
 // BENCH_FANOUT_PROTOCOL (subscribers' subprotocol; JSON when unset), BENCH_FANOUT_ROUNDS (2), BENCH_NODE_ARGS
-// (fan-out server flags). Fan-out is compared with a bare `ws` broadcast server (servers/ws-broadcast.ts).
+// (fan-out server flags), BENCH_PROFILE (a directory: CPU profiles of the measured fan-out deliveries
+// only, one file per server and run, for `node --cpu-prof`-style reading). Fan-out is compared with a bare `ws` broadcast server (servers/ws-broadcast.ts).
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -126,7 +127,10 @@ async function unaryBench() {
 }
 
 /** A fan-out server child (oneport's chat, or the bare broadcast), with "MEM" on stdin for memory readings. */
-async function startFanoutServer(script: string, args: string[] = []): Promise<{ proc: ChildProcess; port: number; mem(): Promise<{ rss: number; heap: number }> }> {
+async function startFanoutServer(
+  script: string,
+  args: string[] = [],
+): Promise<{ proc: ChildProcess; port: number; mem(): Promise<{ rss: number; heap: number }>; profile(file?: string): Promise<void> }> {
   // BENCH_NODE_ARGS adds node flags to the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const extra = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
   const proc = spawn("taskset", ["-c", serverCore, process.execPath, "--expose-gc", ...extra, "--import", "tsx", join(here, "servers", script), ...args], { stdio: ["pipe", "pipe", "inherit"] });
@@ -142,6 +146,11 @@ async function startFanoutServer(script: string, args: string[] = []): Promise<{
       proc.stdin!.write("MEM\n");
       const [, rss, heap] = (await line()).split(" ");
       return { rss: Number(rss), heap: Number(heap) };
+    },
+    // Starts a CPU profile into `file`, or (no file) stops and writes it.
+    async profile(file?: string) {
+      proc.stdin!.write(`PROF ${file ?? ""}\n`);
+      await line();
     },
   };
 }
@@ -218,6 +227,8 @@ async function fanoutRun(kind: "oneport" | "bare", n: number): Promise<FanoutRun
     const m2 = await server.mem();
 
     let lost = 0;
+    const profileDir = process.env.BENCH_PROFILE;
+    if (profileDir) await server.profile(join(profileDir, `${kind}-${n}-${Date.now()}.cpuprofile`));
     const serverCpu0 = cpuSeconds(server.proc.pid!);
     const loadCpu0 = process.cpuUsage();
     for (let i = 0; i < messages; i++) {
@@ -233,6 +244,7 @@ async function fanoutRun(kind: "oneport" | "bare", n: number): Promise<FanoutRun
     }
     const serverCpu = cpuSeconds(server.proc.pid!) - serverCpu0;
     const load = process.cpuUsage(loadCpu0);
+    if (profileDir) await server.profile();
     pub.terminate();
     subs.forEach((s) => s.destroy());
     return {

@@ -1,12 +1,11 @@
 // The bare baseline for the fan-out bench: `ws` on node:http, broadcasting in the way ws's README
 // shows (one send per client). A text message "pub:<text>" from any client goes to every client as
 // a frame shaped and sized like oneport's Subscribe frame; no parsing beyond that, no routing, no RPC.
-// Reads "MEM" on stdin like ws-chat.ts.
+// Reads "MEM" and "PROF" on stdin like ws-chat.ts.
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
-import { createInterface } from "node:readline";
 import { WebSocketServer } from "ws";
-import { announce } from "./common.js";
+import { announce, serveCommands } from "./common.js";
 
 const room = process.argv[2] ?? "bench";
 const server = createServer();
@@ -21,9 +20,4 @@ wss.on("connection", (ws) =>
   }),
 );
 announce(server);
-createInterface({ input: process.stdin }).on("line", (l) => {
-  if (l.trim() !== "MEM") return;
-  (globalThis as { gc?: () => void }).gc?.();
-  const m = process.memoryUsage();
-  console.log(`MEM ${m.rss} ${m.heapUsed}`);
-});
+serveCommands();

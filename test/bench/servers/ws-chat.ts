@@ -1,12 +1,12 @@
 // oneport with the example and chat services as main.ts serves them, limits raised for the fan-out
-// bench (10k connections). Reads commands on stdin: "MEM" prints "MEM <rss> <heapUsed>" after a GC.
-import { createInterface } from "node:readline";
+// bench (10k connections). Reads "MEM" and "PROF" commands on stdin (servers/common.ts serveCommands).
 import { authInterceptor, parseTokens } from "../../../src/core/auth.js";
 import { ChatService } from "../../../src/gen/chat/v1/chat_pb.js";
 import { MemoryBroker } from "../../../src/pubsub/memory.js";
 import { createServer } from "../../../src/server.js";
 import { createChat } from "../../../src/services/chat.js";
 import { exampleService } from "../../../src/services/example.js";
+import { serveCommands } from "./common.js";
 
 const broker = new MemoryBroker();
 const chat = createChat(broker);
@@ -21,10 +21,5 @@ const server = createServer({
 });
 const addr = await server.listen();
 console.log(`PORT ${addr.port}`);
-createInterface({ input: process.stdin }).on("line", (l) => {
-  if (l.trim() !== "MEM") return;
-  (globalThis as { gc?: () => void }).gc?.();
-  const m = process.memoryUsage();
-  console.log(`MEM ${m.rss} ${m.heapUsed}`);
-});
+serveCommands();
 process.on("SIGTERM", () => void server.close().then(() => broker.close()).then(() => process.exit(0)));
