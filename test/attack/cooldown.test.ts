@@ -5,11 +5,13 @@
 import assert from "node:assert/strict";
 import * as net from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { addressKey, AddressCooldown } from "../../src/http/address-guard.js";
 import { startServer } from "../support/server.js";
 import { selfSignedCert } from "../support/tls.js";
 import { E, ping, RawH2, T } from "./h2raw.js";
+import { spawnTs } from "./peers/spawn.js";
 import { probe, probeWhile } from "./support.js";
 
 const limits = { http2ControlFrameRate: 20, http2ControlFrameBurst: 200 };
@@ -109,6 +111,25 @@ describe("flood cool-down per client address", { timeout: 60_000 }, () => {
     assert.equal(await open("127.0.0.6"), "refused");
     assert.equal(await open("127.0.0.7"), "served");
     await probe(url, "over TLS", tls.cert);
+  });
+});
+
+describe("a reconnecting rapid-reset attacker at the default limits", { timeout: 60_000 }, () => {
+  it("gets GOAWAY(ENHANCE_YOUR_CALM), then its reconnections are refused; the probe is served during and after", async () => {
+    const { url, port } = await startServer();
+    const attacker = spawnTs(fileURLToPath(new URL("./peers/flood-attacker.ts", import.meta.url)), { ATTACK_PORT: String(port), ATTACK_KIND: "rapid-reset", ATTACK_FROM: "127.0.0.2" });
+    after(() => attacker.stop());
+    await attacker.line((l) => "attacking" in l);
+    // The first flood is closed, then ten reconnections in a row are reset at accept.
+    const refused = attacker.line((l) => (l.refused as number) >= 10);
+    refused.catch(() => undefined); // awaited below; a failed probe must not leave it unhandled
+    await probeWhile(url, refused);
+    await refused;
+    await attacker.stop();
+    const goaways = attacker.lines.filter((l) => "goaway" in l);
+    assert.ok(goaways.length >= 1, "the flooding connection was closed with a GOAWAY");
+    assert.ok(goaways.every((l) => l.goaway === E.ENHANCE_YOUR_CALM), `first GOAWAY codes: ${goaways.map((l) => l.goaway).join(" ")}`);
+    await probe(url, "after");
   });
 });
 
