@@ -13,7 +13,10 @@ import {
 } from "@connectrpc/connect";
 import { invokeUnaryImplementation, transformInvokeImplementation } from "@connectrpc/connect/protocol";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http2";
+import type { Logger } from "pino";
 import { NodeHeaders } from "../rpc/node-headers.js";
+import { deadlineInterceptor } from "./deadline.js";
+import { DeadlineQueue, type DeadlineNode } from "./deadline-queue.js";
 import { responseIdKey } from "./errors.js";
 import type { RegisteredMethod } from "./registry.js";
 import { invokeStream } from "./stream.js";
@@ -62,14 +65,24 @@ export function requestHeaderValue(req: { header: Headers }, name: string): stri
  * through the interceptor chain. Adapters only translate wire formats to and from this.
  */
 export class Pipeline {
+  /**
+   * The chain for calls whose context the Pipeline did not make (connect-node serves them): the
+   * interceptors, then a guard that ends a call at its deadline as LazyContext does for the others.
+   */
+  readonly interceptors: Interceptor[];
+  // Deadline timers by timeout: most calls share a few (the server's default, a client's usual).
+  private readonly queues = new Map<number, DeadlineQueue>();
+
   constructor(
-    readonly interceptors: Interceptor[],
+    private readonly chain: Interceptor[],
     private readonly shutdownSignal: AbortSignal,
     private readonly maxTimeoutMs: number,
     private readonly unaryTimeoutMs = 0,
+    private readonly logger?: Logger,
   ) {
     // Every call in flight that looks at its signal listens for shutdown; hundreds may be in flight.
     setMaxListeners(0, shutdownSignal);
+    this.interceptors = [...chain, deadlineInterceptor(logger)];
   }
 
   /** Creates the context of one call; `abort()` it when the call is over. */
@@ -81,7 +94,15 @@ export class Pipeline {
     // unary calls without one get the server's default, so a stuck handler cannot pile up.
     if (timeoutMs === undefined && m.spec.kind === "unary" && this.unaryTimeoutMs > 0) timeoutMs = this.unaryTimeoutMs;
     if (this.maxTimeoutMs > 0 && timeoutMs !== undefined && timeoutMs > this.maxTimeoutMs) timeoutMs = this.maxTimeoutMs;
-    return new LazyContext(m, init, values, timeoutMs, this.shutdownSignal);
+    return new LazyContext(m, init, values, timeoutMs, timeoutMs === undefined ? undefined : this.queueFor(timeoutMs), this.shutdownSignal, this.logger);
+  }
+
+  // The shared timer of calls with this timeout; undefined (a timer of the call's own) once many
+  // different timeouts were seen (clients that pass on what is left of their own deadline).
+  private queueFor(timeoutMs: number): DeadlineQueue | undefined {
+    let q = this.queues.get(timeoutMs);
+    if (q === undefined && this.queues.size < 16) this.queues.set(timeoutMs, (q = new DeadlineQueue()));
+    return q;
   }
 
   /** Invokes a unary method (or a server-streaming one's single request is given to stream()). */
@@ -92,8 +113,12 @@ export class Pipeline {
     // connect's invokeUnaryImplementation, keeping the signal and response headers lazy: a call whose
     // interceptors and implementation never look at them creates no AbortController and no Headers.
     const req = new UnaryCallRequest(input, m, ctx) as unknown as UnaryRequest;
+    // The deadline timer starts with the call (not when someone reads the signal): it must end the
+    // call even if nothing ever looks at the signal (see LazyContext.guard).
+    ctx.arm();
+    const chain = this.chain;
     let next = implFn(spec, m.service, ctx, req);
-    for (let i = this.interceptors.length - 1; i >= 0; i--) next = this.interceptors[i](next as never) as typeof next;
+    for (let i = chain.length - 1; i >= 0; i--) next = chain[i](withSignal(next, ctx, req) as never) as typeof next;
     return next(req).then((res: UnaryResponse) => {
       // Interceptors may have returned other header objects; connect copies them over. The response
       // the implementation made is left alone (reading its getters would create empty Headers), and
@@ -110,18 +135,33 @@ export class Pipeline {
   /** Invokes any method kind with a stream of requests; yields the responses. */
   stream(m: RegisteredMethod, ctx: HandlerContext, input: AsyncIterable<MessageShape<DescMessage>>): AsyncIterable<MessageShape<DescMessage>> {
     // Streams without connect's generator layers (src/core/stream.ts): fan-out pays them per reader.
-    if (ctx instanceof LazyContext && m.spec.kind !== "unary") return invokeStream(m as Parameters<typeof invokeStream>[0], ctx.view(), this.interceptors, input);
+    if (ctx instanceof LazyContext && m.spec.kind !== "unary") return invokeStream(m as Parameters<typeof invokeStream>[0], ctx.view(), this.chain, input, ctx);
     // connect copies the context with Object.assign, which only sees own properties: give it the view.
     return transformInvokeImplementation(m.spec, ctx instanceof LazyContext ? ctx.view() : ctx, this.interceptors)(input);
   }
 }
 
-// The innermost function of the chain: calls the implementation. (A factory, not a named closure:
-// tsx's keepNames would otherwise pay an Object.defineProperty per call.)
-// The implementation gets the LazyContext itself (its lazy fields are getters on its prototype).
-function implFn(spec: Extract<RegisteredMethod["spec"], { kind: "unary" }>, service: RegisteredMethod["service"], ctx: LazyContext, req: UnaryRequest) {
-  return async (r: UnaryRequest): Promise<UnaryResponse> =>
-    (ctx.response = new UnaryCallResponse(create(spec.method.output, await spec.impl(r.message, r === req ? ctx : merged(ctx, r))), spec.method, service, ctx) as unknown as UnaryResponse);
+type UnarySpec = Extract<RegisteredMethod["spec"], { kind: "unary" }>;
+
+// The innermost function of the chain: calls the implementation, guarded by the deadline, so that
+// every interceptor (logging, metrics) sees DEADLINE_EXCEEDED at the deadline whatever the
+// implementation does (LazyContext.invoke). The implementation gets the LazyContext itself (its lazy
+// fields are getters on its prototype). (A factory, not a named closure: tsx's keepNames would
+// otherwise pay an Object.defineProperty per call.)
+function implFn(spec: UnarySpec, service: RegisteredMethod["service"], ctx: LazyContext, req: UnaryRequest) {
+  return (r: UnaryRequest): Promise<UnaryResponse> => ctx.invoke(spec, service, r, r === req ? ctx : merged(ctx, r));
+}
+
+/**
+ * The `next` an interceptor gets: a request it made by spreading another (`{...req, message}`, as
+ * connect-es interceptors do) lost the lazy `signal` (a prototype getter); the call's own is put
+ * back, so interceptors further in see a working signal. The original request passes untouched.
+ */
+function withSignal(next: (r: UnaryRequest) => Promise<UnaryResponse>, ctx: LazyContext, req: UnaryRequest) {
+  return (r: UnaryRequest): Promise<UnaryResponse> => {
+    if (r !== req && !(r instanceof UnaryCallRequest) && r.signal === undefined) (r as { signal: AbortSignal }).signal = ctx.signal;
+    return next(r);
+  };
 }
 
 /*
@@ -211,7 +251,7 @@ function copyHeaders(from: Headers, to: Headers) {
  * its deadline timer and shutdown listener) and the request Headers are made on first access.
  * Nobody can watch a signal they never got, so a call that ends before anyone asked costs nothing.
  */
-class LazyContext implements CallContext {
+class LazyContext implements CallContext, DeadlineNode {
   readonly method: RegisteredMethod["method"];
   readonly service: RegisteredMethod["service"];
   readonly protocolName: string;
@@ -227,18 +267,31 @@ class LazyContext implements CallContext {
   private rawHeaders: IncomingHttpHeaders | undefined;
   private header: Headers | undefined;
   private ctrl: AbortController | undefined;
-  private readonly deadline: number | undefined;
+  /** When the deadline passes (Date.now() ms), if the call has one. */
+  readonly deadline: number | undefined;
+  // The deadline timer: a place in the shared queue, or (queue undefined) a timer of its own.
+  private armed = false;
   private timer: NodeJS.Timeout | undefined;
+  dlPrev: DeadlineNode | undefined = undefined;
+  dlNext: DeadlineNode | undefined = undefined;
+  dlQueue: DeadlineQueue | undefined = undefined;
   private ended = false;
   private endReason: unknown;
   private unlink: (() => void) | undefined;
+  // What guard() waits for: the reject of its promise and the work it guards (more than one only
+  // if a stream is read concurrently).
+  private waitReject: ((e: unknown) => void) | undefined;
+  private waitWork: Promise<unknown> | undefined;
+  private moreWaits: Array<[(e: unknown) => void, Promise<unknown>]> | undefined;
 
   constructor(
     m: RegisteredMethod,
     init: CallInit,
     readonly values: ContextValues,
     timeoutMs: number | undefined,
+    private readonly queue: DeadlineQueue | undefined,
     private readonly shutdownSignal: AbortSignal,
+    private readonly logger: Logger | undefined,
   ) {
     this.method = m.method;
     this.service = m.service;
@@ -342,7 +395,7 @@ class LazyContext implements CallContext {
     else if (req?.aborted) this.abort(req.reason);
     else if (shut.aborted) this.abort(shut.reason);
     else {
-      if (remaining !== undefined) this.timer = setTimeout(() => this.abort(timedOut()), remaining);
+      this.arm();
       const onReq = () => this.abort(req!.reason);
       const onShut = () => this.abort(shut.reason);
       req?.addEventListener("abort", onReq);
@@ -359,10 +412,144 @@ class LazyContext implements CallContext {
     if (this.ended) return;
     this.ended = true;
     this.endReason = reason;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.armed) {
+      if (this.queue !== undefined) this.queue.remove(this);
+      else clearTimeout(this.timer);
+    }
     this.unlink?.();
+    // Ended with a reason (deadline, client reset, cancel) while the implementation still runs: the
+    // call ends now, whatever it does later (as grpc-js's server sends DEADLINE_EXCEEDED from a timer).
+    if (reason !== undefined && this.waitReject !== undefined) this.release(ConnectError.from(reason));
     this.ctrl?.abort(reason);
   }
+
+  /** Starts the deadline timer if the call has a deadline (once; the signal's getter reuses it). */
+  arm(): void {
+    if (this.deadline === undefined || this.armed || this.ended) return;
+    this.armed = true;
+    // A deadline that already passed fires on the queue's next turn (the queue reads the clock).
+    if (this.queue !== undefined) return this.queue.add(this);
+    const left = this.deadline - Date.now();
+    if (left <= 0) return this.abort(timedOut());
+    this.timer = setTimeout(expire, left, this);
+  }
+
+  /** The deadline passed (the timer): the call ends with DEADLINE_EXCEEDED. */
+  expire(): void {
+    this.abort(timedOut());
+  }
+
+  /**
+   * Runs a unary implementation: its response, or the call's end reason as soon as the call ends
+   * with one (the deadline passed) if that comes first; see guard(). Written out rather than
+   * guard(async ...) to spare a promise and a tick per call.
+   */
+  invoke(spec: UnarySpec, service: RegisteredMethod["service"], r: UnaryRequest, implCtx: HandlerContext): Promise<UnaryResponse> {
+    return new Promise<UnaryResponse>((resolve, reject) => {
+      // A synchronous throw of the implementation rejects this promise (the executor's rule).
+      const work = Promise.resolve(spec.impl(r.message, implCtx));
+      if (this.deadline !== undefined) {
+        if (this.ended && this.endReason !== undefined) {
+          this.dropLate(work);
+          return reject(ConnectError.from(this.endReason));
+        }
+        if (this.waitReject !== undefined) (this.moreWaits ??= []).push([this.waitReject, this.waitWork!]);
+        this.waitReject = reject;
+        this.waitWork = work;
+      }
+      work.then(
+        (out) => {
+          if (this.waitReject === reject) this.unwait(reject);
+          try {
+            resolve((this.response = new UnaryCallResponse(create(spec.method.output, out), spec.method, service, this) as unknown as UnaryResponse));
+          } catch (e) {
+            reject(e);
+          }
+        },
+        (e: unknown) => {
+          if (this.waitReject === reject) this.unwait(reject);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  /**
+   * The implementation's work as the chain sees it: settled by the work, or rejected as soon as the
+   * call ends with a reason (its deadline passed: DEADLINE_EXCEEDED) if that comes first. A result
+   * or error the work brings after that is dropped (logged at debug). Calls without a deadline are
+   * not wrapped (a chat subscription reads its messages straight through).
+   */
+  guard<T>(work: Promise<T>): Promise<T> {
+    if (this.deadline === undefined) return work;
+    this.arm();
+    if (this.ended) {
+      if (this.endReason === undefined) return work;
+      this.dropLate(work);
+      return Promise.reject(ConnectError.from(this.endReason));
+    }
+    return new Promise<T>((resolve, reject) => {
+      if (this.waitReject !== undefined) (this.moreWaits ??= []).push([this.waitReject, this.waitWork!]);
+      this.waitReject = reject;
+      this.waitWork = work;
+      work.then(
+        (v) => {
+          this.unwait(reject);
+          resolve(v);
+        },
+        (e: unknown) => {
+          this.unwait(reject);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  /** The call ended with a reason (deadline, cancel): guard() rejects. */
+  get over(): boolean {
+    return this.ended && this.endReason !== undefined;
+  }
+
+  /** Whether guard() wraps anything: the call has a deadline. */
+  get guarded(): boolean {
+    return this.deadline !== undefined;
+  }
+
+  private unwait(reject: (e: unknown) => void): void {
+    if (this.waitReject === reject) {
+      const next = this.moreWaits?.pop();
+      this.waitReject = next?.[0];
+      this.waitWork = next?.[1];
+    } else if (this.moreWaits !== undefined) {
+      const i = this.moreWaits.findIndex((w) => w[0] === reject);
+      if (i >= 0) this.moreWaits.splice(i, 1);
+    }
+  }
+
+  // Rejects every guard() still waiting with `err`; their work's late outcome is only logged.
+  private release(err: ConnectError): void {
+    const waits: Array<[(e: unknown) => void, Promise<unknown>]> = [[this.waitReject!, this.waitWork!], ...(this.moreWaits ?? [])];
+    this.waitReject = this.waitWork = this.moreWaits = undefined;
+    for (const [reject, work] of waits) {
+      reject(err);
+      this.dropLate(work);
+    }
+  }
+
+  // The outcome of work that finished after its call ended: nobody waits for it any more.
+  private dropLate(work: Promise<unknown>): void {
+    const log = this.logger;
+    const method = this.method;
+    work.then(
+      () => log?.debug({ method: `${method.parent.typeName}/${method.name}`, protocol: this.protocolName }, "a result came after the call ended; dropped"),
+      (err: unknown) => log?.debug({ method: `${method.parent.typeName}/${method.name}`, protocol: this.protocolName, err }, "an error came after the call ended; dropped"),
+    );
+  }
+}
+
+// The deadline timer's callback (a module function: no closure per call).
+function expire(ctx: LazyContext): void {
+  ctx.expire();
 }
 
 /**

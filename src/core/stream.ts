@@ -6,6 +6,16 @@ import type { RegisteredMethod } from "./registry.js";
 type Msg = MessageShape<DescMessage>;
 type StreamSpec = Exclude<RegisteredMethod["spec"], { kind: "unary" }>;
 
+/** What enforces a call's deadline (LazyContext): see LazyContext.guard. */
+export interface DeadlineGuard {
+  /** Whether the call has a deadline (else guard() returns its argument). */
+  readonly guarded: boolean;
+  /** The promise, or DEADLINE_EXCEEDED at the deadline if that comes first. */
+  guard<T>(work: Promise<T>): Promise<T>;
+  /** The call ended with a reason (deadline, cancel): every guarded promise is rejected. */
+  readonly over: boolean;
+}
+
 /**
  * connect's transformInvokeImplementation for the three streaming kinds, with the same observable
  * behaviour (the call starts on the first read, interceptors wrap it once, response headers are
@@ -15,7 +25,13 @@ type StreamSpec = Exclude<RegisteredMethod["spec"], { kind: "unary" }>;
  * Here a message costs the implementation's own iterator plus one normalizing `.then`.
  * `ctx` must be a view whose lazy fields are getters (LazyContext.view()).
  */
-export function invokeStream(m: RegisteredMethod & { spec: StreamSpec }, ctx: HandlerContext, interceptors: Interceptor[], input: AsyncIterable<Msg>): AsyncIterable<Msg> {
+export function invokeStream(
+  m: RegisteredMethod & { spec: StreamSpec },
+  ctx: HandlerContext,
+  interceptors: Interceptor[],
+  input: AsyncIterable<Msg>,
+  deadline?: DeadlineGuard,
+): AsyncIterable<Msg> {
   const spec = m.spec;
   const output = spec.method.output;
   // The request and response objects read the lazy fields only when someone asks (as Pipeline.unary).
@@ -34,9 +50,13 @@ export function invokeStream(m: RegisteredMethod & { spec: StreamSpec }, ctx: Ha
       return ctx.requestHeader;
     },
   };
+  // With a deadline, the implementation's start and each of its messages are guarded: a stream
+  // whose generator is stuck in an await still ends with DEADLINE_EXCEEDED at the deadline, and every
+  // interceptor (logging, metrics) sees that end.
+  const guard = deadline?.guarded ? deadline : undefined;
   const own = (message: AsyncIterable<Msg>): StreamResponse => ({
     stream: true,
-    message,
+    message: guard ? guarded(message, guard) : message,
     method: spec.method,
     service: m.service,
     get header() {
@@ -49,7 +69,7 @@ export function invokeStream(m: RegisteredMethod & { spec: StreamSpec }, ctx: Ha
   // What the implementation sees: the context itself, or connect's merge when an interceptor replaced the request.
   const implCtx = (r: StreamRequest): HandlerContext =>
     r === req ? ctx : ({ ...ctx, service: r.service, requestHeader: r.header, signal: r.signal, values: r.contextValues } as HandlerContext);
-  const impl = async (r: StreamRequest): Promise<StreamResponse> => {
+  const run = async (r: StreamRequest): Promise<StreamResponse> => {
     switch (spec.kind) {
       case "server_streaming":
         return own(normalized(output, spec.impl(await single(r.message), implCtx(r))));
@@ -59,12 +79,16 @@ export function invokeStream(m: RegisteredMethod & { spec: StreamSpec }, ctx: Ha
         return own(normalized(output, spec.impl(r.message, implCtx(r))));
     }
   };
+  const impl = guard ? (r: StreamRequest) => guard.guard(run(r)) : run;
   let next = impl as (r: StreamRequest) => Promise<StreamResponse>;
   for (let i = interceptors.length - 1; i >= 0; i--) next = interceptors[i](next as never) as typeof next;
 
   return {
     [Symbol.asyncIterator]() {
       let state: { s: "new" } | { s: "starting"; p: Promise<AsyncIterator<Msg>> } | { s: "running"; it: AsyncIterator<Msg> } | { s: "done" } = { s: "new" };
+      // With a deadline: the last read, so that a return() after the call ended (an adapter that
+      // stops reading once it sent the final status) comes after the interceptors saw that read fail.
+      let last: Promise<unknown> | undefined;
       const start = (): Promise<AsyncIterator<Msg>> => {
         const p = next(req).then((res) => {
           // An interceptor that returned other header objects: connect copies them over (once).
@@ -91,21 +115,35 @@ export function invokeStream(m: RegisteredMethod & { spec: StreamSpec }, ctx: Ha
       };
       return {
         next(): Promise<IteratorResult<Msg>> {
+          let p: Promise<IteratorResult<Msg>>;
           switch (state.s) {
             case "running":
-              return state.it.next();
+              p = state.it.next();
+              break;
             case "new":
-              return start().then((it) => it.next());
+              p = start().then((it) => it.next());
+              break;
             case "starting":
-              return state.p.then((it) => it.next());
+              p = state.p.then((it) => it.next());
+              break;
             case "done":
               return Promise.resolve({ value: undefined, done: true });
           }
+          if (guard) last = p;
+          return p;
         },
         return(v?: unknown): Promise<IteratorResult<Msg>> {
           const s = state;
           state = { s: "done" };
           const stop = (it: AsyncIterator<Msg>) => (it.return ? it.return(v) : Promise.resolve({ value: undefined, done: true as const }));
+          // The call ended (deadline, cancel) while a read was pending: that read is rejected now
+          // (see LazyContext.guard); the interceptors (logging, metrics) see it end that way first,
+          // not as a reader that stopped early.
+          const pending = last;
+          if (guard?.over && pending !== undefined && s.s !== "done") {
+            const later = () => (s.s === "running" ? stop(s.it) : s.s === "starting" ? s.p.then(stop, () => ({ value: undefined, done: true as const })) : Promise.resolve({ value: undefined, done: true as const }));
+            return pending.then(later, later);
+          }
           if (s.s === "running") return stop(s.it);
           if (s.s === "starting") return s.p.then(stop, () => ({ value: undefined, done: true as const }));
           return Promise.resolve({ value: undefined, done: true });
@@ -135,6 +173,20 @@ function normalized(desc: DescMessage, src: AsyncIterable<unknown>): AsyncIterab
         next: () => it.next().then(full),
         return: it.return ? (v?: unknown) => it.return!(v).then(full) : undefined,
         throw: it.throw ? (e?: unknown) => it.throw!(e).then(full) : undefined,
+      };
+    },
+  };
+}
+
+// Each next() of a response stream, guarded by the call's deadline.
+function guarded(src: AsyncIterable<Msg>, g: DeadlineGuard): AsyncIterable<Msg> {
+  return {
+    [Symbol.asyncIterator]() {
+      const it = src[Symbol.asyncIterator]();
+      return {
+        next: () => g.guard(it.next()),
+        return: it.return ? (v?: unknown) => it.return!(v) : undefined,
+        throw: it.throw ? (e?: unknown) => it.throw!(e) : undefined,
       };
     },
   };

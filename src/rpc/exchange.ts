@@ -42,24 +42,16 @@ export interface Exchange extends RequestHead {
   readonly closed: boolean;
 }
 
-/** The error a handler sees when the HTTP/2 peer resets the stream (as connect-node maps it). */
+/**
+ * The error a handler sees when the client resets the stream. Whatever the code, the client left
+ * (connect-node's client resets with INTERNAL_ERROR when its own deadline fires): CANCELED, as
+ * grpc-go's server cancels the stream's context on any RST_STREAM, so logs and metrics do not
+ * count a client that gave up as an internal error. The code stays in the message.
+ */
 export function errorFromRstCode(code: number): ConnectError {
+  if (code === h2c.NGHTTP2_NO_ERROR) return new ConnectError("the client went away", Code.Canceled);
   const name = Object.entries(h2c).find(([k, v]) => v === code && k.startsWith("NGHTTP2_") && !k.startsWith("NGHTTP2_ERR"))?.[0]?.slice(8) ?? "UNKNOWN";
-  const msg = `http/2 stream closed with error code ${name} (0x${code.toString(16)})`;
-  switch (code) {
-    case h2c.NGHTTP2_REFUSED_STREAM:
-      return new ConnectError(msg, Code.Unavailable);
-    case h2c.NGHTTP2_ENHANCE_YOUR_CALM:
-      return new ConnectError(msg, Code.ResourceExhausted);
-    case h2c.NGHTTP2_INADEQUATE_SECURITY:
-    case h2c.NGHTTP2_HTTP_1_1_REQUIRED:
-      return new ConnectError(msg, Code.PermissionDenied);
-    case h2c.NGHTTP2_CANCEL:
-    case h2c.NGHTTP2_NO_ERROR:
-      return new ConnectError(code === h2c.NGHTTP2_CANCEL ? msg : "the client went away", Code.Canceled);
-    default:
-      return new ConnectError(msg, Code.Internal);
-  }
+  return new ConnectError(`the client reset the stream with error code ${name} (0x${code.toString(16)})`, Code.Canceled);
 }
 
 function noop() {}

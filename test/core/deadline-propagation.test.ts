@@ -24,7 +24,7 @@ const { url } = await startServer({
     service(ExampleService, {
       ...(exampleService().impl as object),
       // Waits for its AbortSignal (10 s at most) and records what it saw under the request's name.
-      // (One that ignores its signal and answers after the deadline gets its answer sent: see docs/hardening.md.)
+      // (One that ignores its signal gets DEADLINE_EXCEEDED all the same: see test/core/late-deadline.test.ts.)
       async sayHello(req, ctx) {
         const s: Seen = { timeoutMs: ctx.timeoutMs() };
         seen.set(req.name, s);
