@@ -41,6 +41,8 @@ export interface ResolvedAuthOptions {
   requireForWebSocket: boolean;
   cacheTtlMs: number;
   cacheSize: number;
+  /** "JWT" when JWTs are verified (auth.jwt): what the API documents say of the bearer token. */
+  bearerFormat?: string;
 }
 
 const KNOWN = ["tokens", "jwt", "verifiers", "rules", "defaultAccess", "realm", "cookie", "queryParam", "requireForWebSocket", "cacheTtlMs", "cacheSize"];
@@ -64,6 +66,7 @@ export function resolveAuthOptions(opts: AuthOptions, logger?: Logger): Resolved
     requireForWebSocket: opts.requireForWebSocket ?? false,
     cacheTtlMs: opts.cacheTtlMs ?? 60_000,
     cacheSize: opts.cacheSize ?? 10_000,
+    ...(opts.jwt !== undefined ? { bearerFormat: "JWT" } : {}),
   };
   if (typeof out.realm !== "string" || !/^[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}$/.test(out.realm)) throw new Error("auth.realm must be 1 to 64 printable characters without quotes or backslashes");
   if (typeof out.cookie !== "string" || !COOKIE_NAME.test(out.cookie)) throw new Error(`auth.cookie must be a cookie name or "", got ${JSON.stringify(out.cookie)}`);

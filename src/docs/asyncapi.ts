@@ -4,6 +4,7 @@ import { pathOf, sendJson } from "../http/dispatcher.js";
 import type { Feature, ServerContext } from "../server.js";
 import { subprotocols } from "../ws/frame.js";
 import { SchemaSet, type JsonSchema } from "./asyncapi-schema.js";
+import { accessSentence, BEARER_SCHEME, bearerScheme, docsAuth, type DocsAuth } from "./security.js";
 
 /** What the document is built from. */
 export interface AsyncApiInput {
@@ -13,6 +14,8 @@ export interface AsyncApiInput {
   /** "host:port" clients reach the server at. */
   host: string;
   secure: boolean;
+  /** The auth layer, when configured: the bearer scheme and each operation's security. */
+  auth?: DocsAuth;
 }
 
 const kinds: Record<RegisteredMethod["spec"]["kind"], string> = {
@@ -26,8 +29,14 @@ const kinds: Record<RegisteredMethod["spec"]["kind"], string> = {
 const key = (m: RegisteredMethod) => `${m.service.typeName}.${m.method.name}`;
 const headersSchema: JsonSchema = { type: "object", additionalProperties: { type: "string" }, description: "lower-case names; repeated values joined with \", \"" };
 
+// Where the bridge takes a token (src/auth: Auth.upgrade and the per-call interceptor).
+const WS_BEARER =
+  "At the upgrade: `Authorization: Bearer <token>`, the subprotocol `oneport.bearer.<token>` (browsers), or the auth cookie; it is then the metadata of every call on the connection. Per call: the first frame's `headers.authorization` overrides it.";
+
 /** The AsyncAPI 3.0 document of the WebSocket bridge, generated from the registered descriptors (pure). */
 export function asyncApiDocument(input: AsyncApiInput): Record<string, unknown> {
+  const auth = input.auth;
+  const bearerRef = { $ref: `#/components/securitySchemes/${BEARER_SCHEME}` };
   const set = new SchemaSet();
   const status = set.ref(StatusSchema);
   const channelMessages: Record<string, unknown> = {};
@@ -90,15 +99,18 @@ export function asyncApiDocument(input: AsyncApiInput): Record<string, unknown> 
       },
     });
     const streams = m.spec.kind === "server_streaming" || m.spec.kind === "bidi_streaming";
+    const access = auth?.access(method);
     operations[k] = {
       action: "receive",
       channel: channelRef,
       title: `${m.service.name}.${m.method.name}`,
       summary: `Call ${method} over the WebSocket.`,
-      description: kinds[m.spec.kind],
+      description: access === undefined ? kinds[m.spec.kind] : `${kinds[m.spec.kind]}. ${accessSentence(access)}`,
       tags: [{ name: m.service.typeName }],
       messages: [msgRef(reqKey), msgRef("cancel")],
       reply: { channel: channelRef, messages: [msgRef(resKey), msgRef("status")] },
+      // AsyncAPI 3.0 lists schemes, not scopes, for an http scheme: the scopes are in the description.
+      ...(access === undefined ? {} : { security: access === "public" ? [] : [bearerRef] }),
     };
     if (streams) {
       // A server stream is a flow of events (e.g. a chat room's messages), not one reply.
@@ -124,7 +136,13 @@ export function asyncApiDocument(input: AsyncApiInput): Record<string, unknown> 
     },
     defaultContentType: "application/json",
     servers: {
-      oneport: { host: input.host, protocol: input.secure ? "wss" : "ws", description: "the server's one port (HTTP/1.1 upgrade)" },
+      oneport: {
+        host: input.host,
+        protocol: input.secure ? "wss" : "ws",
+        description: "the server's one port (HTTP/1.1 upgrade)",
+        // Server security applies to every operation: only when the upgrade itself needs a token.
+        ...(auth?.requireForWebSocket ? { security: [bearerRef] } : {}),
+      },
     },
     channels: {
       ws: {
@@ -150,7 +168,11 @@ export function asyncApiDocument(input: AsyncApiInput): Record<string, unknown> 
       },
     },
     operations,
-    components: { schemas: set.schemas, messages },
+    components: {
+      schemas: set.schemas,
+      messages,
+      ...(auth ? { securitySchemes: { [BEARER_SCHEME]: bearerScheme(auth, WS_BEARER) } } : {}),
+    },
   };
 }
 
@@ -166,7 +188,7 @@ export function asyncApiFeature(ctx: ServerContext): Feature {
         return true;
       }
       const host = req.headers.host ?? (req.headers[":authority"] as string | undefined) ?? `127.0.0.1`;
-      sendJson(res, 200, asyncApiDocument({ registry: ctx.registry, path: ctx.options.ws.path, host, secure }), { "cache-control": "no-cache" });
+      sendJson(res, 200, asyncApiDocument({ registry: ctx.registry, path: ctx.options.ws.path, host, secure, auth: docsAuth(ctx.auth) }), { "cache-control": "no-cache" });
       return true;
     },
   };

@@ -5,6 +5,7 @@ import type { Feature, ServerContext } from "../server.js";
 import { loadComments } from "./comments.js";
 import { docsCsp, docsHtml, initJs, swaggerAssets } from "./docs-page.js";
 import { openApiDocument } from "./openapi.js";
+import { docsAuth } from "./security.js";
 
 const TITLE = "oneport API";
 
@@ -20,7 +21,7 @@ export function docsFeature(ctx: ServerContext): Feature {
         title: TITLE,
         version: "1.0.0",
         description: `REST endpoints transcoded from the google.api.http annotations of ${[...new Set(restRoutes(ctx.registry).list.map((r) => r.method.service.typeName))].join(", ")}. The same methods answer gRPC, gRPC-Web and Connect on this port.`,
-      }),
+      }, docsAuth(ctx.auth)),
     ));
   const assets = swaggerAssets();
   const send = (res: NodeResponse, head: boolean, contentType: string, body: string | Buffer, extra: Record<string, string> = {}) => {

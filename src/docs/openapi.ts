@@ -5,6 +5,7 @@ import { isHttpBody } from "../rest/request.js";
 import { isTextMessage } from "../rest/values.js";
 import type { Comments } from "./comments.js";
 import { SchemaSet, type Schema } from "./schema.js";
+import { accessSentence, BEARER_SCHEME, bearerScheme, openApiSecurity, type DocsAuth } from "./security.js";
 
 const STANDARD = new Set(["GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"]);
 
@@ -18,9 +19,11 @@ export interface OpenApiInfo {
 /**
  * Builds an OpenAPI 3.1 document from the REST routes (HttpRules read from the descriptors):
  * paths, path and query parameters, request bodies, responses, google.rpc.Status errors, and the
- * .proto comments as descriptions. Pure: the same routes give the same document.
+ * .proto comments as descriptions. With `auth`, the bearer security scheme and each operation's
+ * `security` from the auth rules (public methods: `[]`); without it, no security at all.
+ * Pure: the same routes give the same document.
  */
-export function openApiDocument(routes: readonly RestRoute[], comments: Comments, info: OpenApiInfo): Record<string, unknown> {
+export function openApiDocument(routes: readonly RestRoute[], comments: Comments, info: OpenApiInfo, auth?: DocsAuth): Record<string, unknown> {
   const schemas = new SchemaSet(comments);
   const status = schemas.message(StatusSchema);
   const paths: Record<string, Record<string, unknown>> = {};
@@ -46,10 +49,17 @@ export function openApiDocument(routes: readonly RestRoute[], comments: Comments
     };
     const d = comments.get(base);
     if (d) op.description = d;
+    if (auth) {
+      const access = auth.access(`${m.parent.typeName}/${m.name}`);
+      op.security = openApiSecurity(access);
+      if (typeof access === "object") op.description = `${d ?? ""}\n\n${accessSentence(access)}`.trim();
+      if (access !== "public") Object.assign(op.responses as object, { "401": { description: "No valid bearer token (see WWW-Authenticate)", content: { "application/json": { schema: status } } } });
+      if (typeof access === "object") Object.assign(op.responses as object, { "403": { description: "The token lacks a scope this method needs", content: { "application/json": { schema: status } } } });
+    }
     if (route.body !== "") op.requestBody = requestBodyOf(route, schemas);
     const kind = m.methodKind;
     if (kind === "client_streaming" || kind === "bidi_streaming") {
-      op.description = `${d ?? ""}\n\nNot callable over REST (${kind.replace("_", "-")}): use gRPC, Connect or the WebSocket bridge at /ws.`.trim();
+      op.description = `${(op.description as string | undefined) ?? ""}\n\nNot callable over REST (${kind.replace("_", "-")}): use gRPC, Connect or the WebSocket bridge at /ws.`.trim();
     }
     // OpenAPI 3.1 knows only the standard methods; custom ones (google.api.http `custom`) go in an extension.
     const key = STANDARD.has(route.httpMethod) ? route.httpMethod.toLowerCase() : `x-custom-method-${route.httpMethod.toLowerCase()}`;
@@ -59,9 +69,16 @@ export function openApiDocument(routes: readonly RestRoute[], comments: Comments
     openapi: "3.1.0",
     info: { title: info.title, version: info.version, ...(info.description ? { description: info.description } : {}) },
     paths,
-    components: { schemas: schemas.schemas },
+    components: {
+      schemas: schemas.schemas,
+      ...(auth ? { securitySchemes: { [BEARER_SCHEME]: bearerScheme(auth, bearerDescription(auth)) } } : {}),
+    },
   };
 }
+
+// Where REST takes the token (src/auth/auth.ts Auth.rest).
+const bearerDescription = (auth: DocsAuth) =>
+  "`Authorization: Bearer <token>`." + (auth.cookie ? ` GET and HEAD requests may carry the token in the \`${auth.cookie}\` cookie instead (EventSource cannot send headers).` : "");
 
 /**
  * The OpenAPI path of a template. OpenAPI parameters cover one segment, so literal parts of a

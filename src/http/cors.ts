@@ -12,7 +12,7 @@ export interface CorsOptions {
   allowCredentials: boolean;
   /** How long a browser may cache a preflight answer, in seconds. */
   maxAgeSeconds: number;
-  /** Response headers a page may read, besides the gRPC/Connect/REST ones. */
+  /** Response headers a page may read, besides the gRPC/Connect ones and WWW-Authenticate. */
   exposedHeaders: string[];
 }
 
@@ -80,7 +80,9 @@ export function corsFeature(ctx: ServerContext): Feature {
   const opts = ctx.options.cors;
   const allowed = originMatcher(opts.allowedOrigins);
   const star = opts.allowedOrigins.includes("*");
-  const exposed = [...connectCors.exposedHeaders, ...opts.exposedHeaders].join(", ");
+  // connect's (grpc-status, grpc-message, ...) and WWW-Authenticate: a page must be able to read why
+  // a call was refused (the auth layer's challenge: invalid_token, insufficient_scope).
+  const exposed = [...connectCors.exposedHeaders, "WWW-Authenticate", ...opts.exposedHeaders].join(", ");
   // The methods a preflight may allow at a path: Connect's and gRPC-Web's for an RPC path, the
   // HttpRule methods (and HEAD wherever GET is) for a REST path; none for a path nobody serves.
   const methodsAt = (path: string, requested: string): string[] => {
