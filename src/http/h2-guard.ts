@@ -36,7 +36,7 @@ interface SessionState {
   /** Streams opened since the last turn of the event loop. */
   turnStreams: number;
   /** Streams dropped (flooding) or skipped (reset while held) without a handler (logged when the session closes). */
-  refused: number;
+  dropped: number;
   skipped: number;
 }
 
@@ -45,21 +45,13 @@ const states = new WeakMap<http2.Http2Session, SessionState>();
 const held = new WeakSet<http2.Http2Stream>();
 const ignore = () => {};
 
-/** After this many client resets within a second, a session's new streams are dispatched a loop turn late. */
+/** After this many client resets, the last one under a second ago, a session's new streams are dispatched a loop turn late. */
 const DEFER_AFTER_RESETS = 8;
 
 /**
- * True once a session went over its flood budget: it is closed on the next turn of the event loop,
- * and streams it still opens until then (a read can carry thousands) are dropped without running
- * any handler.
- */
-export function isFlooding(session: http2.Http2Session | undefined): boolean {
-  return session !== undefined && states.get(session)?.flooding === true;
-}
-
-/**
- * Runs `run` for a new stream unless the guard says otherwise. Streams of a flooding session are
- * dropped (see drop). On a session that has been resetting streams (rapid reset,
+ * Runs `run` for a new stream unless the guard says otherwise. Streams of a session over its flood
+ * budget (closed on the next turn of the event loop) are dropped (see drop). On a session that has
+ * been resetting streams (rapid reset,
  * CVE-2023-44487), a new stream waits one turn of the event loop: nghttp2 parses a whole socket read
  * at once, so a HEADERS and the RST_STREAM right after it are both seen by then, and a stream reset
  * before its handler ran costs no handler at all. Such "rapid resets" also have their own, smaller
@@ -91,7 +83,7 @@ export function admitStream<H, R>(stream: http2.ServerHttp2Stream, headers: H, r
 // the session is destroyed on the next turn, which ends the stream with it. A RST_STREAM per stream
 // (and the error Node makes for each) would cost more than the attacker's frame.
 function drop(stream: http2.ServerHttp2Stream, st: SessionState): void {
-  st.refused++;
+  st.dropped++;
   stream.on("error", ignore); // the session's destroy errors its streams (ERR_HTTP2_STREAM_CANCEL)
 }
 
@@ -119,7 +111,7 @@ export interface SessionLimits {
  * grpc-go do: GOAWAY(ENHANCE_YOUR_CALM) and the connection closes.
  */
 export function guardSession(session: http2.ServerHttp2Session, limits: SessionLimits, logger: Logger, onAbuse?: (session: http2.ServerHttp2Session) => void): void {
-  const st: SessionState = { flooding: false, resets: 0, lastReset: 0, turnStreams: 0, refused: 0, skipped: 0 };
+  const st: SessionState = { flooding: false, resets: 0, lastReset: 0, turnStreams: 0, dropped: 0, skipped: 0 };
   states.set(session, st);
   let open = 0;
   let idle: NodeJS.Timeout | undefined;
@@ -200,7 +192,7 @@ export function guardSession(session: http2.ServerHttp2Session, limits: SessionL
   session.once("close", () => {
     clearTimeout(handshake);
     clearTimeout(idle);
-    if (st.refused + st.skipped > 0) logger.debug({ refused: st.refused, skipped: st.skipped }, "http2 streams answered without a handler (flood or rapid reset)");
+    if (st.dropped + st.skipped > 0) logger.debug({ dropped: st.dropped, skipped: st.skipped }, "http2 streams answered without a handler (flood or rapid reset)");
   });
 }
 
