@@ -125,7 +125,8 @@ export function guardSession(session: http2.ServerHttp2Session, limits: SessionL
   const bucket = rate > 0 ? new TokenBucket(rate, limits.http2ControlFrameBurst) : undefined;
   const rapidBurst = Math.min(limits.http2RapidResetBurst, limits.http2ControlFrameBurst);
   const rapid = rate > 0 ? new TokenBucket(rate, rapidBurst) : undefined;
-  const always = { take: () => false };
+  // The per-turn stream cap as a budget that is always empty once passed (off with the rate, too).
+  const always = rate > 0 ? { take: () => false } : undefined;
   const perTurn = limits.maxConcurrentStreams + limits.http2ControlFrameBurst;
   const charge = (what: string, from: { take(): boolean } | undefined = bucket) => {
     if (!from || st.flooding || from.take() || session.destroyed) return;
