@@ -83,7 +83,7 @@ export function createServer(opts: Partial<ServerOptions> = {}): OneportServer {
   const auth = options.auth ? new Auth(options.auth, logger) : undefined;
   auth?.warnUnused(registry.methods().map((m) => m.path.slice(1)));
   const interceptors = [...observers, loggingInterceptor(logger), errorInterceptor(logger), ...(auth ? [auth.interceptor()] : []), ...options.interceptors];
-  const pipeline = new Pipeline(interceptors, shutdown.signal, options.limits.maxTimeoutMs, options.limits.unaryTimeoutMs, logger);
+  const pipeline = new Pipeline(interceptors, shutdown.signal, options.limits.maxTimeoutMs, options.limits.unaryTimeoutMs, logger, options.interceptors.length);
   const context: ServerContext = { options, registry, pipeline, logger, health, shutdownSignal: shutdown.signal, auth, metrics };
 
   // Order matters: the first feature that takes a request serves it.

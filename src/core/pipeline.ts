@@ -79,11 +79,17 @@ export class Pipeline {
     private readonly maxTimeoutMs: number,
     private readonly unaryTimeoutMs = 0,
     private readonly logger?: Logger,
+    // How many of the chain's interceptors (the last ones) are the user's. oneport's own never replace
+    // a unary request, so only the user's may spread it and lose its signal (see withSignal).
+    userInterceptors = chain.length,
   ) {
     // Every call in flight that looks at its signal listens for shutdown; hundreds may be in flight.
     setMaxListeners(0, shutdownSignal);
     this.interceptors = [...chain, deadlineInterceptor(logger)];
+    this.firstUser = chain.length - userInterceptors;
   }
+
+  private readonly firstUser: number;
 
   /** Creates the context of one call; `abort()` it when the call is over. */
   context(m: RegisteredMethod, init: CallInit): CallContext {
@@ -118,7 +124,9 @@ export class Pipeline {
     ctx.arm();
     const chain = this.chain;
     let next = implFn(spec, m.service, ctx, req);
-    for (let i = chain.length - 1; i >= 0; i--) next = chain[i](withSignal(next, ctx, req) as never) as typeof next;
+    // The last interceptor's `next` is implFn, which takes a spread request as it is (merged()).
+    const last = chain.length - 1;
+    for (let i = last; i >= 0; i--) next = chain[i]((i >= this.firstUser && i < last ? withSignal(next, ctx, req) : next) as never) as typeof next;
     return next(req).then((res: UnaryResponse) => {
       // Interceptors may have returned other header objects; connect copies them over. The response
       // the implementation made is left alone (reading its getters would create empty Headers), and
