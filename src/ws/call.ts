@@ -1,7 +1,7 @@
 import { create, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createAsyncIterable } from "@connectrpc/connect/protocol";
-import { responseHeadersOf, type CallContext, type Pipeline } from "../core/pipeline.js";
+import { peekResponseHeaders, responseHeadersOf, responseIdOf, type CallContext, type Pipeline } from "../core/pipeline.js";
 import type { RegisteredMethod } from "../core/registry.js";
 import { JsonText, type ClientFrame, type Detail, type ServerFrame } from "./frame.js";
 import type { MessageCodec } from "./message.js";
@@ -118,14 +118,16 @@ export class WsCall {
   }
 
   // Callbacks rather than an async function: resuming an awaiting frame costs about twice a `.then`
-  // reaction, and a fan-out pays it once per subscriber and message. Whatever the callbacks throw
-  // ends the call (never an unhandled rejection).
+  // reaction, and a fan-out pays it once per subscriber and message. (Inline arrows, not named
+  // consts: tsx's keepNames would pay an Object.defineProperty for each per call.)
   private run(input: Msg | AsyncIterable<Msg>): void {
     const { pipeline } = this.host;
-    const fail = (e: unknown) => this.finish(e);
     try {
       if (this.m.spec.kind === "unary") {
-        pipeline.unary(this.m, this.ctx, input as Msg).then((res) => this.finish(undefined, res), fail).catch(fail);
+        pipeline.unary(this.m, this.ctx, input as Msg).then(
+          (res) => this.settle(undefined, res),
+          (e: unknown) => this.settle(e),
+        );
         return;
       }
       const it = pipeline.stream(this.m, this.ctx, input as AsyncIterable<Msg>)[Symbol.asyncIterator]();
@@ -136,18 +138,27 @@ export class WsCall {
         if (this.finished) return;
         if (r.done === true) {
           this.iterator = undefined;
-          return this.finish();
+          return this.settle();
         }
         try {
           this.sendMessage(r.value);
-          it.next().then(step, fail);
+          it.next().then(step, (e: unknown) => this.settle(e));
         } catch (e) {
-          this.finish(e);
+          this.settle(e);
         }
       };
-      it.next().then(step, fail);
+      it.next().then(step, (e: unknown) => this.settle(e));
     } catch (e) {
       this.finish(e);
+    }
+  }
+
+  // finish() from a promise callback: nothing it throws may become an unhandled rejection.
+  private settle(err?: unknown, res?: Msg): void {
+    try {
+      this.finish(err, res);
+    } catch (e) {
+      this.host.report(e, this.id, this.m.path);
     }
   }
 
@@ -172,8 +183,14 @@ export class WsCall {
   private attachHeaders(frame: ServerFrame): void {
     if (this.headersSent) return;
     this.headersSent = true;
-    const h = responseHeadersOf(this.ctx, "header");
-    if (h && hasAny(h)) frame.headers = record(h);
+    // What the call set, then `x-request-id` (as writeResponseHeader does), without making a
+    // fetch Headers just to add the id: most calls set no headers of their own.
+    const h = peekResponseHeaders(this.ctx, "header");
+    let out: Record<string, string> | undefined;
+    if (h && hasAny(h)) out = record(h);
+    const id = responseIdOf(this.ctx);
+    if (id !== "") (out ??= {})["x-request-id"] = id;
+    if (out) frame.headers = out;
   }
 
   private finish(err?: unknown, unaryResult?: Msg): void {

@@ -1,5 +1,6 @@
-import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import type { ClientFrame, ServerFrame } from "./frame.js";
+import { headerSize, varintSize, writeHeader, writeVarint } from "./wire.js";
 
 // oneport.ws.v1.Frame in the protobuf binary encoding, written out by hand: the reflective codec of
 // protobuf-es costs several times more per frame, and a frame is on the path of every call. The
@@ -76,78 +77,130 @@ function mapEntry(bytes: Uint8Array): [string, string] {
   return [k, v];
 }
 
-/** Encodes a server Frame; `status.code` must already be the code name. */
-export function encodeBinaryServerFrame(f: ServerFrame, codeName: string): Uint8Array {
-  if (f.message !== undefined && !f.headers && !f.end && !f.status && !f.trailers && !f.example) return messageFrame(f.id, f.message as Uint8Array);
-  const w = new BinaryWriter();
-  if (f.id !== "") w.tag(F.id, WireType.LengthDelimited).string(f.id);
-  if (f.headers) writeMap(w, F.headers, f.headers);
-  if (f.message !== undefined) w.tag(F.message, WireType.LengthDelimited).bytes(f.message as Uint8Array);
-  if (f.end) w.tag(F.end, WireType.Varint).bool(true);
+/**
+ * Encodes a server Frame; `status.code` must already be the code name. With `ws`, the result is a
+ * whole WebSocket frame (wire.ts's header, then the Frame). Two passes over plain fields (sizes,
+ * then bytes into one buffer) instead of a BinaryWriter, which forks and joins a chunk list per
+ * nested message: the final frame of every binary call has a status and usually headers.
+ */
+export function encodeBinaryServerFrame(f: ServerFrame, codeName: string, ws = false): Uint8Array {
+  // Pass 1: the byte length of every string, in writing order, and the total size.
+  const lens: number[] = [];
+  let n = 0;
+  if (f.id !== "") n += ld(utf8Length(lens, f.id));
+  const headers = f.headers ? Object.entries(f.headers) : undefined;
+  if (headers) for (const [k, v] of headers) n += ld(ld(utf8Length(lens, k)) + ld(utf8Length(lens, v)));
+  const message = f.message as Uint8Array | undefined;
+  if (message !== undefined) n += ld(message.length);
+  if (f.end) n += 2;
+  let statusLen = 0;
+  const details: number[] = [];
   if (f.status) {
-    w.tag(F.status, WireType.LengthDelimited).fork();
-    if (codeName !== "") w.tag(1, WireType.LengthDelimited).string(codeName);
-    if (f.status.message !== "") w.tag(2, WireType.LengthDelimited).string(f.status.message);
+    if (codeName !== "") statusLen += ld(utf8Length(lens, codeName));
+    if (f.status.message !== "") statusLen += ld(utf8Length(lens, f.status.message));
     for (const d of f.status.details ?? []) {
-      w.tag(3, WireType.LengthDelimited).fork();
-      w.tag(1, WireType.LengthDelimited).string(d.type);
-      if (d.value.length > 0) w.tag(2, WireType.LengthDelimited).bytes(d.value);
-      w.join();
+      const len = ld(utf8Length(lens, d.type)) + (d.value.length > 0 ? ld(d.value.length) : 0);
+      details.push(len);
+      statusLen += ld(len);
     }
-    w.join();
+    n += ld(statusLen);
   }
-  if (f.trailers) writeMap(w, F.trailers, f.trailers);
-  if (f.example) {
-    w.tag(F.example, WireType.LengthDelimited).fork();
-    w.tag(F.id, WireType.LengthDelimited).string(f.example.id);
-    w.tag(F.method, WireType.LengthDelimited).string(f.example.method);
-    w.tag(F.message, WireType.LengthDelimited).bytes(f.example.message as Uint8Array);
-    w.join();
+  const trailers = f.trailers ? Object.entries(f.trailers) : undefined;
+  if (trailers) for (const [k, v] of trailers) n += ld(ld(utf8Length(lens, k)) + ld(utf8Length(lens, v)));
+  const example = f.example;
+  let exampleLen = 0;
+  if (example) {
+    exampleLen = ld(utf8Length(lens, example.id)) + ld(utf8Length(lens, example.method)) + ld((example.message as Uint8Array).length);
+    n += ld(exampleLen);
   }
-  return w.finish();
+
+  // Pass 2: the bytes, in the same order.
+  const out = Buffer.allocUnsafe((ws ? headerSize(n) : 0) + n);
+  const w = new Out(out, ws ? writeHeader(out, false, n) : 0, lens);
+  if (f.id !== "") w.string(F.id, f.id);
+  if (headers) for (const [k, v] of headers) w.entry(F.headers, k, v);
+  if (message !== undefined) w.bytes(F.message, message);
+  if (f.end) w.bool(F.end);
+  if (f.status) {
+    w.len(F.status, statusLen);
+    if (codeName !== "") w.string(1, codeName);
+    if (f.status.message !== "") w.string(2, f.status.message);
+    f.status.details?.forEach((d, i) => {
+      w.len(3, details[i]);
+      w.string(1, d.type);
+      if (d.value.length > 0) w.bytes(2, d.value);
+    });
+  }
+  if (trailers) for (const [k, v] of trailers) w.entry(F.trailers, k, v);
+  if (example) {
+    w.len(F.example, exampleLen);
+    w.string(F.id, example.id);
+    w.string(F.method, example.method);
+    w.bytes(F.message, example.message as Uint8Array);
+  }
+  // A plain Uint8Array view unless it goes to a socket (decoders then give plain Uint8Array fields).
+  return ws ? out : new Uint8Array(out.buffer, out.byteOffset, out.length);
 }
 
-function writeMap(w: BinaryWriter, field: number, m: Record<string, string>): void {
-  for (const [k, v] of Object.entries(m)) {
-    w.tag(field, WireType.LengthDelimited).fork();
-    w.tag(1, WireType.LengthDelimited).string(k);
-    w.tag(2, WireType.LengthDelimited).string(v);
-    w.join();
-  }
+// The UTF-8 length of `s`, also kept in `lens` for the writing pass. (A function, not a closure per
+// frame: tsx's keepNames would pay an Object.defineProperty for each.)
+function utf8Length(lens: number[], s: string): number {
+  const n = asciiLength(s) ?? Buffer.byteLength(s);
+  lens.push(n);
+  return n;
 }
 
-// The frame of most stream messages, {id, message}, written straight into one buffer: a BinaryWriter
-// costs more than the copy of the (often shared, already encoded) message itself.
-function messageFrame(id: string, message: Uint8Array): Uint8Array {
-  const idLen = Buffer.byteLength(id);
-  const size = (idLen > 0 ? 1 + varintSize(idLen) + idLen : 0) + 1 + varintSize(message.length) + message.length;
-  const out = Buffer.allocUnsafe(size);
-  let at = 0;
-  if (idLen > 0) {
-    out[at++] = (F.id << 3) | WireType.LengthDelimited;
-    at = writeVarint(out, at, idLen);
-    at += out.write(id, at, "utf8");
-  }
-  out[at++] = (F.message << 3) | WireType.LengthDelimited;
-  at = writeVarint(out, at, message.length);
-  out.set(message, at);
-  return out;
+// Short ASCII strings (ids, header names, code names) are the rule: their length is their byte length.
+function asciiLength(s: string): number | undefined {
+  if (s.length > 64) return undefined;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return undefined;
+  return s.length;
 }
 
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n >>>= 7;
-    size++;
-  }
-  return size;
+// Bytes of a length-delimited field (field numbers below 16: a one-byte tag) with `len` bytes of content.
+function ld(len: number): number {
+  return 1 + varintSize(len) + len;
 }
 
-function writeVarint(out: Buffer, at: number, n: number): number {
-  while (n >= 0x80) {
-    out[at++] = (n & 0x7f) | 0x80;
-    n >>>= 7;
+// The writing pass of encodeBinaryServerFrame: fields into a buffer sized by the first pass.
+class Out {
+  private next = 0;
+  constructor(
+    private readonly buf: Buffer,
+    private at: number,
+    private readonly lens: number[],
+  ) {}
+
+  len(no: number, len: number): void {
+    this.buf[this.at++] = (no << 3) | WireType.LengthDelimited;
+    this.at = writeVarint(this.buf, this.at, len);
   }
-  out[at++] = n;
-  return at;
+
+  string(no: number, s: string): void {
+    const n = this.lens[this.next++];
+    this.len(no, n);
+    if (n === s.length && n <= 64) {
+      // ASCII (its byte length is its length): a loop beats Buffer.write's call for short strings.
+      for (let i = 0; i < n; i++) this.buf[this.at + i] = s.charCodeAt(i);
+      this.at += n;
+    } else this.at += this.buf.write(s, this.at, "utf8");
+  }
+
+  bytes(no: number, b: Uint8Array): void {
+    this.len(no, b.length);
+    this.buf.set(b, this.at);
+    this.at += b.length;
+  }
+
+  bool(no: number): void {
+    this.buf[this.at++] = (no << 3) | WireType.Varint;
+    this.buf[this.at++] = 1;
+  }
+
+  // A map<string, string> entry; its key and value lengths are the next two in `lens`.
+  entry(no: number, k: string, v: string): void {
+    this.len(no, ld(this.lens[this.next]) + ld(this.lens[this.next + 1]));
+    this.string(1, k);
+    this.string(2, v);
+  }
 }

@@ -2,6 +2,7 @@ import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { Code } from "@connectrpc/connect";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
 import { BinaryFrameError, decodeBinaryClientFrame, encodeBinaryServerFrame } from "./frame-binary.js";
+import { dataFrame } from "./wire.js";
 
 // The pure half of the bridge: bytes and strings in, frames out, and back. No sockets here.
 
@@ -202,4 +203,10 @@ export function encodeServerFrame(f: ServerFrame, format: WireFormat): string | 
     return s === "" ? "{}" : `${s}}`;
   }
   return encodeBinaryServerFrame(f, f.status ? codeName(f.status.code) : "");
+}
+
+/** The same frame as one whole WebSocket frame (wire.ts), ready for the socket. */
+export function encodeWsFrame(f: ServerFrame, format: WireFormat): Buffer {
+  if (format === "json") return dataFrame(encodeServerFrame(f, "json"));
+  return encodeBinaryServerFrame(f, f.status ? codeName(f.status.code) : "", true) as Buffer;
 }

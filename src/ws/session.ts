@@ -5,10 +5,10 @@ import type { WebSocket } from "ws";
 import type { Pipeline } from "../core/pipeline.js";
 import type { Registry } from "../core/registry.js";
 import { WsCall, type CallHost } from "./call.js";
-import { decodeClientFrame, encodeServerFrame, type ClientFrame, type FrameError, type ServerFrame, type WireFormat } from "./frame.js";
+import { decodeClientFrame, encodeWsFrame, type ClientFrame, type FrameError, type ServerFrame, type WireFormat } from "./frame.js";
 import type { MessageCodec } from "./message.js";
 import type { WsOptions } from "./options.js";
-import { dataFrame, isText, payloadOf } from "./wire.js";
+import { isText, payloadOf } from "./wire.js";
 
 /** What every session of the bridge shares. */
 export interface SessionEnv {
@@ -140,7 +140,7 @@ export class Session implements CallHost {
   /** Sends a frame if the connection is open. */
   send(frame: ServerFrame): void {
     if (this.socket.readyState !== OPEN) return;
-    this.write(dataFrame(encodeServerFrame(frame, this.format)));
+    this.write(encodeWsFrame(frame, this.format));
   }
 
   /** Sends a whole WebSocket frame made by wire.ts if the connection is open. */

@@ -1,15 +1,23 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Receiver } from "ws";
-import { JsonText, encodeServerFrame } from "../../src/ws/frame.js";
+import type { EventEmitter } from "node:events";
+import * as wsModule from "ws";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { Code } from "@connectrpc/connect";
+import { FrameSchema } from "../../src/gen/oneport/ws/v1/frame_pb.js";
+import { JsonText, encodeServerFrame, encodeWsFrame, type ServerFrame } from "../../src/ws/frame.js";
 import { MessageFrames, dataFrame, isText, payloadOf } from "../../src/ws/wire.js";
+
+// ws's frame parser; exported by the package at run time, not declared by @types/ws.
+type WsReceiver = EventEmitter & { write(chunk: Buffer): void };
+const Receiver = (wsModule as unknown as { Receiver: new (o: { isServer: boolean; maxPayload: number }) => WsReceiver }).Receiver;
 
 // Reads whole frames with ws's own Receiver (as a `ws` client does, client side: unmasked frames).
 function receive(bytes: Buffer): Array<{ data: Buffer; isBinary: boolean }> {
   const got: Array<{ data: Buffer; isBinary: boolean }> = [];
   const r = new Receiver({ isServer: false, maxPayload: 0 });
   r.on("message", (data: Buffer, isBinary: boolean) => got.push({ data, isBinary }));
-  r.on("error", (e) => assert.fail(e));
+  r.on("error", (e: Error) => assert.fail(e));
   r.write(bytes);
   return got;
 }
@@ -64,4 +72,45 @@ describe("whole WebSocket frames (wire.ts, pure)", () => {
     frames.frame(Buffer.from('"b"'));
     assert.deepEqual(a, copy);
   });
+
+  it("encodes every server frame field byte for byte as the generated FrameSchema does, alone and as a WebSocket frame", () => {
+    const frames: ServerFrame[] = [
+      { id: "1", end: true, status: { code: 0, message: "" } },
+      { id: "1", headers: { "x-request-id": "abc" }, message: new Uint8Array([10, 3, 66, 111, 98]), end: true, status: { code: 0, message: "" } },
+      {
+        id: "é😀",
+        headers: { a: "", "x-h": "v".repeat(200) },
+        end: true,
+        status: { code: Code.NotFound, message: "gone ✓", details: [{ type: "google.rpc.RetryInfo", value: new Uint8Array([8, 1]) }, { type: "t", value: new Uint8Array(0) }] },
+        trailers: { "x-t": "w" },
+      },
+      { id: "", end: true, status: { code: Code.InvalidArgument, message: "bad" }, example: { id: "1", method: "a.B/C", message: new Uint8Array(300).fill(1) } },
+      { id: "2", message: new Uint8Array(70000).fill(2) },
+    ];
+    for (const f of frames) {
+      const code = f.status ? (f.status.code === 0 ? "ok" : encodeJsonCode(f)) : "";
+      const expected = toBinary(
+        FrameSchema,
+        create(FrameSchema, {
+          id: f.id,
+          headers: f.headers,
+          message: f.message as Uint8Array | undefined,
+          end: f.end,
+          status: f.status && { code, message: f.status.message, details: f.status.details },
+          trailers: f.trailers,
+          example: f.example && { id: f.example.id, method: f.example.method, message: f.example.message as Uint8Array },
+        }),
+      );
+      assert.deepEqual(Buffer.from(encodeServerFrame(f, "proto") as Uint8Array), Buffer.from(expected));
+      const [got] = receive(encodeWsFrame(f, "proto"));
+      assert.deepEqual(got, { data: Buffer.from(expected), isBinary: true });
+      const [text] = receive(encodeWsFrame(f, "json"));
+      assert.equal(text.data.toString("utf8"), encodeServerFrame(f, "json"));
+    }
+  });
 });
+
+// The status code name as the JSON frame writes it.
+function encodeJsonCode(f: ServerFrame): string {
+  return (JSON.parse(encodeServerFrame({ id: "", status: f.status }, "json") as string) as { status: { code: string } }).status.code;
+}
