@@ -167,7 +167,10 @@ function implFn(spec: UnarySpec, service: RegisteredMethod["service"], ctx: Lazy
  */
 function withSignal(next: (r: UnaryRequest) => Promise<UnaryResponse>, ctx: LazyContext, req: UnaryRequest) {
   return (r: UnaryRequest): Promise<UnaryResponse> => {
-    if (r !== req && !(r instanceof UnaryCallRequest) && r.signal === undefined) (r as { signal: AbortSignal }).signal = ctx.signal;
+    if (r !== req && !(r instanceof UnaryCallRequest)) {
+      if (r.signal === undefined) (r as { signal: AbortSignal }).signal = ctx.signal;
+      if (r.header === undefined) (r as { header: Headers }).header = ctx.requestHeader;
+    }
     return next(r);
   };
 }
@@ -176,11 +179,11 @@ function withSignal(next: (r: UnaryRequest) => Promise<UnaryResponse>, ctx: Lazy
  * Why classes: an object literal with `get x() {}` costs V8 (Node 20) a runtime call of about 3.5 µs
  * per getter each time it is evaluated, which three such literals per call made a fifth of a unary
  * call's CPU. Getters on a class prototype cost nothing per call. A spread copy (`{...req}`) keeps
- * the own fields only: the lazy `signal` of a request, the `header`/`trailer` of a response; the
- * Pipeline falls back to the call's own for those.
+ * the own fields only: not the lazy `signal`/`header` of a request (withSignal puts the call's back)
+ * nor the `header`/`trailer` of a response (the Pipeline falls back to the call's own).
  */
 
-/** The UnaryRequest the interceptor chain sees: plain fields and the request Headers own, the signal lazy. */
+/** The UnaryRequest the interceptor chain sees: plain fields own, the signal and request Headers lazy. */
 class UnaryCallRequest {
   readonly stream = false;
   readonly method: RegisteredMethod["method"];
@@ -188,7 +191,6 @@ class UnaryCallRequest {
   readonly requestMethod: string;
   readonly url: string;
   readonly contextValues: ContextValues;
-  readonly header: Headers;
   readonly [kContext]: LazyContext;
 
   constructor(
@@ -201,12 +203,16 @@ class UnaryCallRequest {
     this.requestMethod = ctx.requestMethod;
     this.url = ctx.url;
     this.contextValues = ctx.values;
-    this.header = ctx.requestHeader;
     this[kContext] = ctx;
   }
 
   get signal(): AbortSignal {
     return this[kContext].signal;
+  }
+
+  // Made on first read: oneport's own interceptors read single headers without it (requestHeaderValue).
+  get header(): Headers {
+    return this[kContext].requestHeader;
   }
 }
 

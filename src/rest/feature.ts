@@ -67,7 +67,7 @@ export function restFeature(ctx: ServerContext): Feature {
       protocol: "rest",
       requestMethod: req.method ?? "GET",
       url: req.url ?? "/",
-      requestHeader: requestMetadata(req.headers, allowed),
+      nodeHeaders: requestMetadata(req.headers, allowed),
       timeoutMs,
       contextValues: gate?.values,
     });

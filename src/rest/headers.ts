@@ -20,10 +20,11 @@ export function headerAllowlist(entries: readonly string[]): (name: string) => b
 
 /**
  * The call metadata for a REST request: allowlisted headers, plus Grpc-Metadata-* without the
- * prefix. Returned as pairs: the Pipeline makes the one Headers object only if someone reads it.
+ * prefix, in Node's header shape (lower-case names, repeated values as arrays), so that the Pipeline
+ * reads single headers from it and makes a fetch Headers only if someone asks for the whole set.
  */
-export function requestMetadata(headers: IncomingHttpHeaders, allowed: (name: string) => boolean): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
+export function requestMetadata(headers: IncomingHttpHeaders, allowed: (name: string) => boolean): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = Object.create(null) as IncomingHttpHeaders;
   for (const name in headers) {
     if (name.charCodeAt(0) === 58 /* ":" */) continue;
     const v = headers[name];
@@ -32,8 +33,9 @@ export function requestMetadata(headers: IncomingHttpHeaders, allowed: (name: st
     if (name.startsWith(METADATA_PREFIX)) key = name.slice(METADATA_PREFIX.length);
     else if (allowed(name)) key = name;
     if (!key) continue;
-    if (Array.isArray(v)) for (const x of v) out.push([key, x]);
-    else out.push([key, v]);
+    // "x-a" allowlisted and "grpc-metadata-x-a" both sent: one header with both values, as Headers.append makes.
+    const had = out[key];
+    out[key] = had === undefined ? v : ([] as string[]).concat(had, v);
   }
   return out;
 }

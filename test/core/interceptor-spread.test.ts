@@ -1,6 +1,6 @@
 // connect-es interceptors routinely replace the request with a spread copy (`next({...req, message})`).
-// An interceptor further in (or the implementation) must still see a working `signal`: an AbortSignal
-// that aborts at the call's deadline, on every protocol.
+// An interceptor further in (or the implementation) must still see a working `signal` (an AbortSignal
+// that aborts at the call's deadline) and the request's `header`, on every protocol.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Code, ConnectError, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
@@ -15,16 +15,17 @@ import { connect } from "../ws/client.js";
 const DEADLINE = 300;
 
 // What the inner interceptor saw of each call, by request name.
-const seen = new Map<string, { signal: unknown; aborted?: Promise<unknown> }>();
+const seen = new Map<string, { signal: unknown; aborted?: Promise<unknown>; probe: unknown }>();
 
 // The first interceptor spreads the request (and changes its message, as a real one would).
 const spreading: Interceptor = (next) => (req) => (req.stream ? next(req) : next({ ...req, message: create(HelloRequestSchema, { name: `${(req.message as unknown as { name: string }).name}!` }) }));
-// The second one records the signal it got and when it aborts.
+// The second one records the signal it got and when it aborts, and the request header x-probe.
 const watching: Interceptor = (next) => (req) => {
   const signal = req.signal as AbortSignal | undefined;
   const name = (req.message as unknown as { name?: string }).name ?? "";
   seen.set(name, {
     signal,
+    probe: req.header instanceof Headers ? req.header.get("x-probe") : `req.header is ${String(req.header)}`,
     aborted: signal instanceof AbortSignal ? new Promise((resolve) => signal.addEventListener("abort", () => resolve(signal.reason), { once: true })) : undefined,
   });
   return next(req);
@@ -52,6 +53,7 @@ async function assertSignalAbortedAtDeadline(name: string) {
   const s = seen.get(`${name}!`);
   assert.ok(s, "the second interceptor saw the spread request");
   assert.ok(s.signal instanceof AbortSignal, `req.signal after a spread is ${String(s.signal)}`);
+  assert.equal(s.probe, "p", "req.header after a spread carries the request's metadata");
   const reason = await s.aborted;
   assert.equal(ConnectError.from(reason).code, Code.DeadlineExceeded, "the signal aborted at the deadline");
 }
@@ -67,7 +69,7 @@ describe("an interceptor after one that spreads the request", { timeout: 30_000 
     it(`sees req.signal abort at the deadline over ${title}`, async () => {
       const name = `spread ${title}`;
       const err = await createClient(ExampleService, transport)
-        .sayHello({ name }, { headers })
+        .sayHello({ name }, { headers: { ...headers, "x-probe": "p" } })
         .then(() => assert.fail("expected DEADLINE_EXCEEDED"), (e: unknown) => ConnectError.from(e));
       assert.equal(err.code, Code.DeadlineExceeded);
       await assertSignalAbortedAtDeadline(name);
@@ -75,7 +77,7 @@ describe("an interceptor after one that spreads the request", { timeout: 30_000 
   }
 
   it("sees req.signal abort at the deadline over REST", async () => {
-    const res = await fetch(`${url}/v1/hello/rest`, { headers: { "grpc-timeout": `${DEADLINE}m` } });
+    const res = await fetch(`${url}/v1/hello/rest`, { headers: { "grpc-timeout": `${DEADLINE}m`, "grpc-metadata-x-probe": "p" } });
     assert.equal(res.status, 504);
     await res.body?.cancel();
     await assertSignalAbortedAtDeadline("rest");
@@ -83,7 +85,7 @@ describe("an interceptor after one that spreads the request", { timeout: 30_000 
 
   it("sees req.signal abort at the deadline over the WebSocket bridge", async () => {
     const c = await connect(url);
-    c.send({ id: "1", method: "example.ExampleService/SayHello", message: { name: "ws" }, timeout_ms: DEADLINE });
+    c.send({ id: "1", method: "example.ExampleService/SayHello", message: { name: "ws" }, headers: { "x-probe": "p" }, timeout_ms: DEADLINE });
     const frames = await c.stream("1");
     assert.equal(frames.at(-1)?.status?.code, "deadline_exceeded");
     await assertSignalAbortedAtDeadline("ws");
