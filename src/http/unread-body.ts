@@ -13,13 +13,13 @@ export const LINGER_MS = 2000;
  * The HTTP/1.1 server's response class. It decides, when the headers go out, what happens to a
  * request body the handler did not read (an early answer: message too large, unauthenticated,
  * unknown method, bad compression, ...), much as Go's net/http does:
- * - declared (Content-Length) at most `maxUnread` bytes, or chunked: the connection is kept; after
- *   the response the rest is read and dropped so that the next request is parsed. A chunked rest
- *   that grows past `maxUnread` is not read further and the connection is closed (the client, still
- *   uploading, cannot have sent another request on it);
- * - declared larger: `Connection: close`; after the response the server half-closes, reads and drops
- *   at most `maxUnread` more bytes, and closes when the body ended or the client closed, or after
- *   LINGER_MS.
+ * - declared (Content-Length) at most `maxUnread` bytes: the connection is kept, and after the
+ *   response the rest is read and dropped so that the next request is parsed;
+ * - declared larger, or chunked (its size unknown): `Connection: close`; after the response the
+ *   server half-closes, reads and drops at most `maxUnread` more bytes, and closes when the body
+ *   ended or the client closed, or after LINGER_MS. (Keeping a chunked one until its rest turns out
+ *   too long does not work: kernel buffers take the rest of an upload the server no longer reads,
+ *   the client counts the request as sent and reuses the connection while the server closes it.)
  * Without it, a body whose reader had stopped (connect-node's request iterator after an early
  * error destroys the request, and the parser then pauses the socket for good) left the client's
  * next request waiting for the idle timeout; large bodies were read to the end, however long.
@@ -44,9 +44,9 @@ export function hasBody(req: http.IncomingMessage): boolean {
   return length !== undefined && length !== "0";
 }
 
-/** The body length the request declares (Content-Length); undefined when chunked. */
-export function declaredLength(req: http.IncomingMessage): number | undefined {
-  if (req.headers["transfer-encoding"] !== undefined) return undefined;
+/** The body length the request declares with Content-Length; Infinity when chunked (unknown). */
+export function declaredLength(req: http.IncomingMessage): number {
+  if (req.headers["transfer-encoding"] !== undefined) return Infinity;
   const n = Number(req.headers["content-length"]);
   return Number.isSafeInteger(n) && n >= 0 ? n : Infinity;
 }
@@ -57,8 +57,7 @@ function onEarlyAnswer(res: http.ServerResponse, req: http.IncomingMessage, maxU
   const socket = res.socket;
   if (socket === null) return; // the client is gone
   let bodyEnded: (() => void) | undefined;
-  const declared = declaredLength(req);
-  if (!res.shouldKeepAlive || (declared !== undefined && declared > maxUnread)) {
+  if (!res.shouldKeepAlive || !(declaredLength(req) <= maxUnread)) {
     res.shouldKeepAlive = false; // Connection: close
     // Node ends a Connection: close response's socket with destroySoon(): end, then destroy as
     // soon as the end is flushed, with the client's body still arriving (a reset). Linger instead.
@@ -68,31 +67,25 @@ function onEarlyAnswer(res: http.ServerResponse, req: http.IncomingMessage, maxU
     };
   }
   // Runs after Node's own 'finish' handler (which calls destroySoon when closing).
-  res.once("finish", () =>
-    drop(req as Parsed, socket, maxUnread, {
-      ended: () => bodyEnded?.(),
-      tooLong: () => (bodyEnded ??= linger(socket)),
-    }),
-  );
+  res.once("finish", () => drop(req as Parsed, socket, maxUnread, () => bodyEnded?.()));
 }
 
 // The HTTP parser hands every body chunk to req.push(). After the response nobody reads the body,
 // and the reader may even have destroyed the request (the async iterator's return() does), where
 // push() fails and the parser pauses the socket for good. This sink takes the chunks instead and
-// drops them; past `maxUnread` it stops the socket (flow control holds the client) and says so.
-function drop(req: Parsed, socket: Socket, maxUnread: number, on: { ended(): void; tooLong(): void }): void {
+// drops them; past `maxUnread` (only on a connection that closes) it stops reading: flow control
+// then holds the client until the linger ends.
+function drop(req: Parsed, socket: Socket, maxUnread: number, ended: () => void): void {
   if (req.complete) return;
   let dropped = 0;
   const push = req.push;
   req.push = (chunk: unknown) => {
     if (chunk === null) {
-      on.ended();
+      ended();
       return req.destroyed ? false : push.call(req, null);
     }
     dropped += (chunk as Buffer).length;
-    if (dropped <= maxUnread) return true;
-    on.tooLong();
-    return false;
+    return dropped <= maxUnread;
   };
   // Node's own dump of a body nobody read skips push(): every byte would be read, uncounted.
   req._dumped = false;

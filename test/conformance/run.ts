@@ -63,10 +63,9 @@ const args = [
 ];
 console.log(`connectconformance ${version}: ${runner} ${args.join(" ")}`);
 
-/** Runs the runner with extra arguments; returns its exit code and everything it printed. */
-async function runSuite(extra: string[]): Promise<{ code: number; output: string }> {
-  const full = [...args.slice(0, args.indexOf("--")), ...extra, ...args.slice(args.indexOf("--"))];
-  const child = spawn(runner, full, { cwd: root, stdio: ["ignore", "pipe", "pipe"], env });
+/** Runs the runner; returns its exit code and everything it printed. */
+async function runSuite(): Promise<{ code: number; output: string }> {
+  const child = spawn(runner, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], env });
   let output = "";
   // Per-case progress lines (for the tally) and the servers' JSON log lines go to the log file only.
   const show = (line: string) => {
@@ -79,34 +78,13 @@ async function runSuite(extra: string[]): Promise<{ code: number; output: string
   return { code, output };
 }
 
-/** The failed cases of a run, each with the runner's explanation lines. */
-function failures(output: string): { name: string; why: string }[] {
-  const out: { name: string; why: string }[] = [];
-  for (const line of output.split("\n")) {
-    if (line.startsWith("FAILED: ")) out.push({ name: line.slice("FAILED: ".length).replace(/:$/, ""), why: "" });
-    else if (line.startsWith("\t") && out.length > 0) out[out.length - 1].why += line + "\n";
-  }
-  return out;
-}
-
-let { code, output } = await runSuite([]);
-// A Go client that reuses an HTTP/1.1 keep-alive connection the Node server is closing at that moment
-// sees "connection reset by peer" (a race in the transport, not a protocol answer; see
-// docs/conformance.md). Such cases, and only such, are run once more; any other failure stands.
-const failed = failures(output);
-const resets = failed.filter((f) => /connection reset by peer/.test(f.why) && /HTTPVersion:1\//.test(f.name));
-if (code !== 0 && failed.length > 0 && resets.length === failed.length && resets.length <= 30) {
-  console.log(`\n${resets.length} HTTP/1.1 case(s) failed with "connection reset by peer"; running them once more:`);
-  for (const f of resets) console.log(`  ${f.name}`);
-  const again = await runSuite(resets.flatMap((f) => ["--run", f.name]));
-  output += "\n=== retry of connection resets ===\n" + again.output;
-  if (again.code === 0) console.log(`all ${resets.length} passed on retry`);
-  code = again.code;
-}
+// No retries: a case that fails, fails the run (HTTP/1.1 cases once failed with connection resets
+// after early answers; test/http/early-answer.test.ts covers the fix).
+const { code, output } = await runSuite();
 
 mkdirSync(join(root, "test/artifacts"), { recursive: true });
 writeFileSync(join(root, "test/artifacts/conformance.log"), output);
-const t = tally(output.split("\n=== retry")[0]);
+const t = tally(output);
 console.log("\nconformance by protocol (passed/total):");
 for (const [p, c] of Object.entries(t)) if (c.total > 0) console.log(`  ${p.padEnd(9)} ${c.passed}/${c.total}`);
 const last = /^(\d+) passed, (\d+) failed$/m.exec(output);
