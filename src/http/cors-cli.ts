@@ -5,8 +5,8 @@ export const corsUsage = `  --cors-origins LIST browser origins allowed to call,
                       (https://app.example.com, https://*.example.com or *)
   --cors-credentials on|off  allow cookies and HTTP auth (not with *) [CORS_CREDENTIALS, default off]
   --cors-max-age N    seconds a browser may cache a preflight        [CORS_MAX_AGE, default 7200]
-  --cors-expose-headers LIST  response headers pages may read besides
-                      the gRPC/Connect ones, comma-separated         [CORS_EXPOSE_HEADERS]
+  --cors-expose-headers LIST  response headers pages may read besides the
+                      gRPC/Connect ones and WWW-Authenticate, comma-separated [CORS_EXPOSE_HEADERS]
 `;
 
 /** The CORS flags for node:util parseArgs. */
