@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import type * as http from "node:http";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,7 +14,8 @@ import { ExampleService, HelloRequestSchema } from "../../src/gen/example/exampl
 import { exampleService } from "../../src/services/example.js";
 import { transcodingService } from "../rest/transcoding-service.js";
 import { startServer } from "../support/server.js";
-import { connectEndStream, envelope, grpcWebStatus, OneSocketAgent, send, type Req, type Res } from "./h1-client.js";
+import { selfSignedCert } from "../support/tls.js";
+import { connectEndStream, envelope, grpcWebStatus, OneSocketClient, send, type Req, type Res } from "./h1-client.js";
 
 // An HTTP/1.1 server that answers before it has read the request body (an early error) must leave
 // the keep-alive connection usable: either it reads the small rest of the body and keeps the
@@ -22,6 +24,8 @@ import { connectEndStream, envelope, grpcWebStatus, OneSocketAgent, send, type R
 const T = 20_000;
 const LIMIT = 1024;
 const { url } = await startServer({ services: [exampleService(), transcodingService()], limits: { maxMessageBytes: LIMIT } });
+const tls = selfSignedCert();
+const secure = await startServer({ services: [exampleService()], tls, limits: { maxMessageBytes: LIMIT } });
 const auth = await startServer({ services: [exampleService(), transcodingService()], auth: { tokens: new Map([["secret", "alice"]]) } });
 
 const SMALL = randomBytes(100 * 1024); // over the message limit, under maxUnreadBodyBytes (256 KiB)
@@ -94,27 +98,42 @@ const cases: Case[] = [
 
 const good: Req = rpc("SayHello", "application/json", Buffer.from('{"name":"Bob"}'), { authorization: "Bearer secret" });
 
+/** The early request, then a good one: the good one is answered, on the same connection when the server kept it. */
+async function earlyThenGood(c: Case, base: string, client: OneSocketClient): Promise<void> {
+  assert.equal((await send(base, client, good)).status, 200); // opens the one socket
+  const early = await send(base, client, c.req);
+  c.check(early);
+  assert.equal(early.headers.connection, c.fate === "closed" ? "close" : "keep-alive");
+  const next = await send(base, client, good);
+  assert.equal(next.status, 200, next.text);
+  assert.equal(next.text, '{"message":"Hello, Bob"}');
+  // Kept: the one socket answered all three; closed: a second connection took over.
+  assert.equal(client.connections, c.fate === "kept" ? 1 : 2);
+}
+
 describe("HTTP/1.1 keep-alive after an answer that came before the request body ended", () => {
   for (const c of cases) {
     it(`serves the next request after: ${c.name} (${c.fate})`, { timeout: T }, async (t) => {
-      const agent = new OneSocketAgent();
-      t.after(() => agent.destroy());
-      const base = c.base ?? url;
-      assert.equal((await send(base, agent, good)).status, 200); // opens the one socket
-      const early = await send(base, agent, c.req);
-      c.check(early);
-      assert.equal(early.headers.connection, c.fate === "closed" ? "close" : "keep-alive");
-      const next = await send(base, agent, good);
-      assert.equal(next.status, 200, next.text);
-      assert.equal(next.text, '{"message":"Hello, Bob"}');
-      // Kept: the one socket answered all three; closed: a second connection took over.
-      assert.equal(agent.connections, c.fate === "kept" ? 1 : 2);
+      const client = new OneSocketClient();
+      t.after(() => client.close());
+      await earlyThenGood(c, c.base ?? url, client);
+    });
+  }
+});
+
+describe("HTTP/1.1 over TLS after an early answer", () => {
+  const picked = ["Connect client stream, first message over the limit", "Connect unary far over the limit", "chunked upload still going slowly when the error goes out"];
+  for (const c of cases.filter((x) => picked.includes(x.name))) {
+    it(`serves the next request after: ${c.name} (${c.fate})`, { timeout: T }, async (t) => {
+      const client = new OneSocketClient(tls.cert);
+      t.after(() => client.close());
+      await earlyThenGood(c, secure.url.replace("127.0.0.1", "localhost"), client);
     });
   }
 });
 
 describe("connect-node clients over HTTP/1.1 keep-alive after a message over the limit", () => {
-  const transports: Record<string, (agent: OneSocketAgent) => Transport> = {
+  const transports: Record<string, (agent: http.Agent) => Transport> = {
     "Connect (fast path)": (agent) => createConnectTransport({ baseUrl: url, httpVersion: "1.1", nodeOptions: { agent } }),
     "Connect gzip (connect-node)": (agent) => createConnectTransport({ baseUrl: url, httpVersion: "1.1", nodeOptions: { agent }, sendCompression: compressionGzip, compressMinBytes: 1 }),
     "gRPC-Web (fast path)": (agent) => createGrpcWebTransport({ baseUrl: url, httpVersion: "1.1", nodeOptions: { agent } }),
@@ -122,9 +141,9 @@ describe("connect-node clients over HTTP/1.1 keep-alive after a message over the
   };
   for (const [name, make] of Object.entries(transports)) {
     it(`gets RESOURCE_EXHAUSTED and then an answer: ${name}`, { timeout: T }, async (t) => {
-      const agent = new OneSocketAgent();
-      t.after(() => agent.destroy());
-      const client = createClient(ExampleService, make(agent));
+      const one = new OneSocketClient();
+      t.after(() => one.close());
+      const client = createClient(ExampleService, make(one.agent));
       assert.equal((await client.sayHello({ name: "Ann" })).message, "Hello, Ann");
       const err = await client.sayHello({ name: SMALL.toString("base64") }).then(
         () => assert.fail("expected RESOURCE_EXHAUSTED"),
@@ -134,7 +153,7 @@ describe("connect-node clients over HTTP/1.1 keep-alive after a message over the
       assert.equal((await client.sayHello({ name: "Bob" })).message, "Hello, Bob");
       // connect-node sends bodies chunked: unless the whole body was in before the answer, the
       // server cannot know how much is left and closes; the next call then takes a new connection.
-      assert.equal(agent.connections, err.metadata.get("connection") === "close" ? 2 : 1);
+      assert.equal(one.connections, err.metadata.get("connection") === "close" ? 2 : 1);
     });
   }
 });

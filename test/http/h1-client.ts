@@ -1,6 +1,7 @@
 // An HTTP/1.1 client for the early-answer tests: one keep-alive socket at a time, so a stalled
 // connection shows as a request that never gets its answer, and reuse is visible per request.
 import * as http from "node:http";
+import * as https from "node:https";
 import type { Socket } from "node:net";
 
 /** A request as sent: the body whole (Content-Length), in chunks (chunked), or in slow pieces. */
@@ -17,25 +18,36 @@ export interface Req {
   pauseMs?: number;
 }
 
-/** What came back, and whether it came over a socket an earlier request had used. */
+/** What came back. */
 export interface Res {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: Buffer;
   text: string;
-  reused: boolean;
 }
 
-/** A keep-alive agent with a single socket; counts the TCP connections it opened. */
-export class OneSocketAgent extends http.Agent {
-  connections = 0;
-  constructor() {
-    super({ keepAlive: true, maxSockets: 1 });
+/** A keep-alive agent with a single socket (plain or TLS), and the connections it opened. */
+export class OneSocketClient {
+  readonly agent: http.Agent;
+  readonly sockets = new Set<Socket>();
+  constructor(ca?: Buffer) {
+    const opts = { keepAlive: true, maxSockets: 1 };
+    this.agent = ca ? new https.Agent({ ...opts, ca }) : new http.Agent(opts);
+    // Every connection the agent opens, for any client that uses it (ours or connect-node's).
+    const agent = this.agent as http.Agent & { createConnection: (...args: unknown[]) => Socket };
+    const create = agent.createConnection;
+    agent.createConnection = (...args: unknown[]) => {
+      const socket = create.apply(agent, args);
+      this.sockets.add(socket);
+      return socket;
+    };
   }
-  override createConnection(...args: Parameters<http.Agent["createConnection"]>): Socket {
-    this.connections++;
-    // createConnection is declared on the instance type only; the prototype has it.
-    return (http.Agent.prototype as unknown as { createConnection: (...a: unknown[]) => Socket }).createConnection.apply(this, args);
+  /** TCP connections opened so far. */
+  get connections(): number {
+    return this.sockets.size;
+  }
+  close(): void {
+    this.agent.destroy();
   }
 }
 
@@ -44,20 +56,21 @@ export class OneSocketAgent extends http.Agent {
  * (a server that answered early may close the connection under the rest of it: that error after
  * the answer is the client's to ignore, as browsers and Go do).
  */
-export function send(base: string, agent: http.Agent, r: Req): Promise<Res> {
+export function send(base: string, client: OneSocketClient, r: Req): Promise<Res> {
   const u = new URL(base);
+  const request = u.protocol === "https:" ? https.request : http.request;
   const headers: Record<string, string | number> = { ...r.headers };
   if (r.body !== undefined && !r.chunked) headers["content-length"] = r.body.length;
   return new Promise((resolve, reject) => {
     let answered = false;
-    const req = http.request({ host: u.hostname, port: u.port, method: r.method ?? "POST", path: r.path, headers, agent }, (res) => {
+    const req = request({ host: u.hostname, port: u.port, method: r.method ?? "POST", path: r.path, headers, agent: client.agent }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("error", (e) => answered || reject(e));
       res.on("end", () => {
         answered = true;
         const body = Buffer.concat(chunks);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text: body.toString("utf8"), reused: req.reusedSocket });
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text: body.toString("utf8") });
       });
     });
     req.on("error", (e) => answered || reject(e));
