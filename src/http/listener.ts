@@ -102,7 +102,7 @@ export function createListener(limits: Limits, tls: TlsOptions | undefined, hand
     // ALPN picks the server, as sniffing does on cleartext. Not http2.createSecureServer's
     // allowHTTP1: under load its HTTP/1.1 path left some requests unanswered (Connect conformance
     // suite, HTTP/1.1 over TLS), which plain https did not.
-    const secure = tlsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, ALPNProtocols: ["h2", "http/1.1"], handshakeTimeout: limits.headersTimeoutMs }, (socket) => {
+    const secure = tlsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, ALPNProtocols: ["h2", "http/1.1"], handshakeTimeout: limits.headersTimeoutMs, noDelay: true }, (socket) => {
       track(socket);
       handlers.connection?.(socket, socket.alpnProtocol === "h2" ? "h2-tls" : "h1-tls");
       (socket.alpnProtocol === "h2" ? h2 : h1).emit("connection", socket);
@@ -115,7 +115,10 @@ export function createListener(limits: Limits, tls: TlsOptions | undefined, hand
     });
     server = secure;
   } else {
-    server = net.createServer({ pauseOnConnect: false }, (socket) => {
+    // noDelay as node:http and node:http2 servers set it (net's default is Nagle on): answers are
+    // written as they are ready, not held for the ACK of the previous write (up to 40 ms with a
+    // client's delayed ACK), which HTTP/2 frames and pipelined HTTP/1.1 answers would wait for.
+    server = net.createServer({ pauseOnConnect: false, noDelay: true }, (socket) => {
       if (cooldown.refuse(socket)) return;
       track(socket);
       route(socket, h1);
