@@ -132,6 +132,24 @@ describe("HTTP/1.1 over TLS after an early answer", () => {
   }
 });
 
+describe("limits.maxUnreadBodyBytes", () => {
+  const early = (fate: Fate, body: Buffer): Case => ({ name: "", req: { ...rpc("SayHello", "application/proto", body), ...slowly }, check: connectError(429, "resource_exhausted"), fate });
+
+  it("closes after any unread body when it is 0", { timeout: T }, async (t) => {
+    const strict = await startServer({ limits: { maxMessageBytes: LIMIT, maxUnreadBodyBytes: 0 } });
+    const client = new OneSocketClient();
+    t.after(() => client.close());
+    await earlyThenGood(early("closed", SMALL.subarray(0, 2048)), strict.url, client);
+  });
+
+  it("keeps the connection after a 2 MiB unread body when it is 4 MiB", { timeout: T }, async (t) => {
+    const lenient = await startServer({ limits: { maxMessageBytes: LIMIT, maxUnreadBodyBytes: 4 * 1024 * 1024 } });
+    const client = new OneSocketClient();
+    t.after(() => client.close());
+    await earlyThenGood(early("kept", LARGE), lenient.url, client);
+  });
+});
+
 describe("connect-node clients over HTTP/1.1 keep-alive after a message over the limit", () => {
   const transports: Record<string, (agent: http.Agent) => Transport> = {
     "Connect (fast path)": (agent) => createConnectTransport({ baseUrl: url, httpVersion: "1.1", nodeOptions: { agent } }),
