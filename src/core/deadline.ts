@@ -34,13 +34,29 @@ export function deadlineInterceptor(logger?: Logger): Interceptor {
   };
 }
 
-/** One call's deadline: rejects what it guards when the signal aborts with DEADLINE_EXCEEDED. */
+/**
+ * Why the call ended, if the signal's abort ends it: its deadline, or the client's reset of the
+ * stream. connect-node reports a client's RST_STREAM(INTERNAL_ERROR), which its own client sends when
+ * ITS deadline fires, as INTERNAL; from the server's side the client left: CANCELED (as
+ * errorFromRstCode does for the fast path).
+ */
+function endReason(signal: AbortSignal): ConnectError | undefined {
+  const reason = signal.reason as unknown;
+  if (!signal.aborted || !(reason instanceof ConnectError)) return undefined;
+  if (reason.code === Code.DeadlineExceeded) return reason;
+  if (reason.code === Code.Internal && reason.rawMessage.startsWith("http/2 stream closed with error code ")) {
+    return new ConnectError(reason.rawMessage.replace("http/2 stream closed", "the client reset the stream"), Code.Canceled);
+  }
+  return undefined;
+}
+
+/** One call's deadline: rejects what it guards when the deadline passes (or the client resets the stream). */
 class DeadlineWatch {
   private reject: ((e: unknown) => void) | undefined;
   private work: Promise<unknown> | undefined;
   private readonly onAbort = () => {
-    const reason = this.signal.reason as unknown;
-    if (!(reason instanceof ConnectError) || reason.code !== Code.DeadlineExceeded || this.reject === undefined) return;
+    const reason = endReason(this.signal);
+    if (reason === undefined || this.reject === undefined) return;
     const reject = this.reject;
     const work = this.work!;
     this.reject = this.work = undefined;
@@ -61,8 +77,8 @@ class DeadlineWatch {
 
   /** The work, or DEADLINE_EXCEEDED if the deadline comes first. */
   guard<T>(work: Promise<T>): Promise<T> {
-    const reason = this.signal.reason as unknown;
-    if (this.signal.aborted && reason instanceof ConnectError && reason.code === Code.DeadlineExceeded) {
+    const reason = endReason(this.signal);
+    if (reason !== undefined) {
       work.catch(() => {});
       return Promise.reject(reason);
     }

@@ -37,8 +37,8 @@ const noTimeoutHeader: Interceptor = (next) => (req) => {
   return next(req);
 };
 
-const handled = (s: Parameters<typeof valueOf>[0], protocol: string, code?: string) =>
-  valueOf(s, "oneport_server_handled_total", { protocol, service: "example.ExampleService", method: "SayHello", ...(code ? { code } : {}) });
+const handled = (s: Parameters<typeof valueOf>[0], protocol: string, code?: string, method = "SayHello") =>
+  valueOf(s, "oneport_server_handled_total", { protocol, service: "example.ExampleService", method, ...(code ? { code } : {}) });
 
 describe("a client that resets its stream when its deadline fires", { timeout: 30_000 }, () => {
   const cases: Array<[string, string, (i: Interceptor[]) => Transport, boolean]> = [
@@ -60,4 +60,20 @@ describe("a client that resets its stream when its deadline fires", { timeout: 3
       if (hide) assert.equal(delta("Canceled"), 1, "the reset is the only way the server learned of it");
     });
   }
+
+  // Connect server streams are served by connect-node, which maps the reset to INTERNAL itself; the
+  // Pipeline's last interceptor for those calls (src/core/deadline.ts) ends them as CANCELED first.
+  it("is counted as canceled or deadline_exceeded, not internal, on a Connect server stream (connect-node)", async () => {
+    const before = await scrapeUntil(url, () => true);
+    const client = createClient(ExampleService, createConnectTransport({ baseUrl: url, httpVersion: "2" }));
+    const err = await (async () => {
+      for await (const _ of client.sayHelloStream({ name: "reset", count: 3, intervalMs: 5_000 }, { timeoutMs: 200 })) void _;
+    })().then(() => assert.fail("expected the client's DEADLINE_EXCEEDED"), (e: unknown) => ConnectError.from(e));
+    assert.equal(err.code, Code.DeadlineExceeded);
+    const m = "SayHelloStream";
+    const after = await scrapeUntil(url, (s) => handled(s, "connect", undefined, m) > handled(before, "connect", undefined, m));
+    const delta = (code: string) => handled(after, "connect", code, m) - handled(before, "connect", code, m);
+    assert.equal(delta("Internal"), 0, "not counted as Internal");
+    assert.equal(delta("Canceled") + delta("DeadlineExceeded"), 1, "counted once, as Canceled or DeadlineExceeded");
+  });
 });
