@@ -1,7 +1,8 @@
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { Code } from "@connectrpc/connect";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
-import { BinaryFrameError, decodeBinaryClientFrame, encodeBinaryServerFrame } from "./frame-binary.js";
+import { BinaryFrameError, encodeBinaryServerFrame } from "./frame-binary.js";
+import { decodeClientFrameFast } from "./frame-fast.js";
 import { dataFrame } from "./wire.js";
 
 // The pure half of the bridge: bytes and strings in, frames out, and back. No sockets here.
@@ -120,7 +121,7 @@ function decodeJson(text: string, size: number): ClientFrame | FrameError {
 
 function decodeBinary(data: Buffer): ClientFrame | FrameError {
   try {
-    return decodeBinaryClientFrame(data);
+    return decodeClientFrameFast(data);
   } catch (e) {
     const peek = peekStream(data, true);
     return fail(e instanceof BinaryFrameError ? e.message : String(e), peek.id, peek.opens);
