@@ -57,15 +57,14 @@ function onEarlyAnswer(res: http.ServerResponse, req: http.IncomingMessage, maxU
   const socket = res.socket;
   if (socket === null) return; // the client is gone
   let bodyEnded: (() => void) | undefined;
-  if (!res.shouldKeepAlive || !(declaredLength(req) <= maxUnread)) {
-    res.shouldKeepAlive = false; // Connection: close
-    // Node ends a Connection: close response's socket with destroySoon(): end, then destroy as
-    // soon as the end is flushed, with the client's body still arriving (a reset). Linger instead.
-    socket.destroySoon = () => {
-      bodyEnded = linger(socket);
-      if (req.complete) bodyEnded();
-    };
-  }
+  if (!(declaredLength(req) <= maxUnread)) res.shouldKeepAlive = false; // Connection: close
+  // Node ends a Connection: close response's socket with destroySoon(): end, then destroy as soon
+  // as the end is flushed, with the client's body still arriving (a reset). Linger instead, also
+  // when the close was asked otherwise (a handler's own Connection: close, a server shutting down).
+  socket.destroySoon = () => {
+    bodyEnded = linger(socket);
+    if (req.complete) bodyEnded();
+  };
   // Runs after Node's own 'finish' handler (which calls destroySoon when closing).
   res.once("finish", () => drop(req as Parsed, socket, maxUnread, () => bodyEnded?.()));
 }

@@ -89,6 +89,7 @@ const cases: Case[] = [
   { name: "REST POST over the limit", req: { path: "/v1/echo", headers: { "content-type": "application/json" }, body: SMALL }, check: restStatus(413, Code.ResourceExhausted), fate: "kept" },
   { name: "REST POST far over the limit, chunked", req: { path: "/v1/echo", headers: { "content-type": "application/json" }, body: LARGE, chunked: true, ...slowly }, check: restStatus(413, Code.ResourceExhausted), fate: "closed" },
   { name: "POST /healthz with a body", req: { path: "/healthz", body: SMALL }, check: (r) => assert.equal(r.status, 405), fate: "kept" },
+  { name: "Connect unary over the limit from a client that asked for Connection: close", req: { ...rpc("SayHello", "application/proto", SMALL, { connection: "close" }), ...slowly }, check: connectError(429, "resource_exhausted"), fate: "closed" },
   { name: "POST to no route with a large body", req: { path: "/nothing/here", body: LARGE, ...slowly }, check: (r) => assert.equal(r.status, 404), fate: "closed" },
   { name: "Connect unary still uploading slowly when the error goes out", req: { ...rpc("SayHello", "application/proto", SMALL), pieces: 10, pauseMs: 30 }, check: connectError(429, "resource_exhausted"), fate: "kept" },
   { name: "chunked upload still going slowly when the error goes out", req: { ...rpc("SayHello", "application/proto", SMALL), chunked: true, pieces: 10, pauseMs: 30 }, check: connectError(429, "resource_exhausted"), fate: "closed" },
