@@ -134,6 +134,7 @@ export class WsCall {
       this.iterator = it;
       // One read at a time, not raced against a cancel promise (a long stream would pile reactions
       // onto it): a cancel finishes the call directly, and the next result is then dropped.
+      const failed = (e: unknown): void => this.settle(e);
       const step = (r: IteratorResult<Msg>): void => {
         if (this.finished) return;
         if (r.done === true) {
@@ -142,12 +143,12 @@ export class WsCall {
         }
         try {
           this.sendMessage(r.value);
-          it.next().then(step, (e: unknown) => this.settle(e));
+          it.next().then(step, failed);
         } catch (e) {
           this.settle(e);
         }
       };
-      it.next().then(step, (e: unknown) => this.settle(e));
+      it.next().then(step, failed);
     } catch (e) {
       this.finish(e);
     }

@@ -134,7 +134,8 @@ export class Session implements CallHost {
 
   /** Bytes waiting in the send buffer (ws's queue plus the socket's). */
   buffered(): number {
-    return this.socket.bufferedAmount;
+    // ws's bufferedAmount is this plus its Sender's queue, which stays empty without compression.
+    return this.raw ? this.raw.writableLength : this.socket.bufferedAmount;
   }
 
   /** Sends a frame if the connection is open. */
