@@ -74,7 +74,13 @@ export function admitStream<H, R>(stream: http2.ServerHttp2Stream, headers: H, r
       return;
     }
     if (st.flooding) return drop(stream, st);
+    // A request without a body (END_STREAM on its HEADERS) can have its readable side ended while
+    // held, before the handler listens: its 'end' listeners would wait forever (found by the soak:
+    // empty Connect unary requests on a session that had cancelled streams hung). They get it now.
+    if (!stream.readableEnded) return run(stream, headers, rest);
+    const before = new Set(stream.rawListeners("end"));
     run(stream, headers, rest);
+    for (const l of stream.rawListeners("end")) if (!before.has(l)) (l as () => void).call(stream);
   });
 }
 

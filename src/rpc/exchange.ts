@@ -119,6 +119,8 @@ export class StreamExchange implements Exchange {
     // Inline listeners and no off(): over the limit, the rest flows by and is dropped. (Named closures
     // would cost an Object.defineProperty each under tsx's keepNames.)
     const c = new Collector(limit, done);
+    // Ended before anyone read it (a bodyless request whose handler started late): nothing to read.
+    if (this.stream.readableEnded) return c.end();
     this.stream.on("data", (chunk: Buffer) => c.push(chunk));
     this.stream.once("end", () => c.end());
   }
