@@ -3,16 +3,14 @@
 // browser page on another origin can read WWW-Authenticate (CORS exposes it), and Swagger UI's
 // "Authorize" sends the token with "Try it out".
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer as httpServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { Parser } from "@asyncapi/parser";
 import { Validator } from "@seriousme/openapi-schema-validator";
-import { chromium, type Page } from "playwright-core";
 import type { AuthOptions } from "../../src/auth/options.js";
+import { chromiumSkip, openChromiumPage } from "../support/chromium.js";
 import { startServer } from "../support/server.js";
 
 const TOKEN = "docs-test-token";
@@ -102,23 +100,8 @@ describe("WWW-Authenticate across origins", () => {
   });
 });
 
-const CHROMIUM = "/usr/bin/chromium";
-const skip = existsSync(CHROMIUM) ? false : "chromium is not installed (run .ci/install-browser.sh)";
-
-/** A Chromium page (closed after the test file). */
-async function openPage(): Promise<Page> {
-  const dir = mkdtempSync(join(tmpdir(), "oneport-docs-auth-"));
-  const context = await chromium.launchPersistentContext(dir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-  after(async () => {
-    await context.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return context.pages()[0] ?? (await context.newPage());
-}
+const skip = chromiumSkip;
+const openPage = () => openChromiumPage("oneport-docs-auth-");
 
 // One browser for both cases (launching Chromium is the slow part).
 const page = skip ? undefined : await openPage();

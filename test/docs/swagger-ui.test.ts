@@ -1,32 +1,15 @@
 // Swagger UI at /docs in a real Chromium: the page loads only from this port, and "Try it out"
 // calls the REST route on the same port and shows the answer.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, describe, it } from "node:test";
-import { chromium, type Page } from "playwright-core";
+import { describe, it } from "node:test";
+import type { Page } from "playwright-core";
 import { exampleService } from "../../src/services/example.js";
+import { chromiumSkip, openChromiumPage } from "../support/chromium.js";
 import { startServer } from "../support/server.js";
 import { transcodingService } from "../rest/transcoding-service.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const skip = existsSync(CHROMIUM) ? false : "chromium is not installed (run .ci/install-browser.sh)";
-
-/** A Chromium page (closed after the test file). */
-async function openPage(): Promise<Page> {
-  const dir = mkdtempSync(join(tmpdir(), "oneport-swagger-"));
-  const context = await chromium.launchPersistentContext(dir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-  after(async () => {
-    await context.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return context.pages()[0] ?? (await context.newPage());
-}
+const skip = chromiumSkip;
+const openPage = () => openChromiumPage("oneport-swagger-");
 
 /** Opens an operation, fills its path parameters, executes it and returns the status, body and the URL Swagger UI called. */
 async function tryItOut(page: Page, method: string, path: string, params: Record<string, string>): Promise<{ status: string; body: string; called: string }> {
