@@ -160,6 +160,13 @@ export class RawH2 {
     return pred();
   }
 
+  /** Makes a gRPC SayHello{name: "Bob"} call on stream `id`; resolves whether its trailers arrived. */
+  async sayHello(id: number): Promise<boolean> {
+    this.write(frame(T.HEADERS, F.END_HEADERS, id, headerBlock(grpcHeaders("/example.ExampleService/SayHello"))));
+    this.write(frame(T.DATA, F.END_STREAM, id, grpcMessage(Buffer.from([10, 3, 66, 111, 98]))));
+    return this.until(() => this.frames.some((f) => f.streamId === id && f.type === T.HEADERS && (f.flags & F.END_STREAM) !== 0));
+  }
+
   /** Waits until the server has closed the connection. */
   async untilClosed(): Promise<void> {
     await this.until(() => false);

@@ -12,6 +12,7 @@ import { exampleService } from "../../src/services/example.js";
 import { scrapeUntil } from "../observability/support.js";
 import { valueOf } from "../observability/prom.js";
 import { startServer } from "../support/server.js";
+import { untilAborted } from "../support/signal.js";
 
 const { url } = await startServer({
   services: [
@@ -19,10 +20,7 @@ const { url } = await startServer({
       ...(exampleService().impl as object),
       // Slow, and stops when its signal says so (as an implementation should).
       async sayHello(req, ctx) {
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, 10_000);
-          ctx.signal.addEventListener("abort", () => (clearTimeout(t), resolve()));
-        });
+        await untilAborted(ctx.signal);
         if (ctx.signal.aborted) throw ConnectError.from(ctx.signal.reason);
         return { message: `slow ${req.name}` };
       },

@@ -10,6 +10,7 @@ import { service } from "../../src/config.js";
 import { ExampleService } from "../../src/gen/example/example_pb.js";
 import { exampleService } from "../../src/services/example.js";
 import { startServer } from "../support/server.js";
+import { untilAborted } from "../support/signal.js";
 import { eventually } from "../attack/support.js";
 import { connect } from "../ws/client.js";
 
@@ -28,10 +29,7 @@ const { url } = await startServer({
       async sayHello(req, ctx) {
         const s: Seen = { timeoutMs: ctx.timeoutMs() };
         seen.set(req.name, s);
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, 10_000);
-          ctx.signal.addEventListener("abort", () => (clearTimeout(t), resolve()));
-        });
+        await untilAborted(ctx.signal);
         if (!ctx.signal.aborted) return { message: "no deadline came" };
         s.abortCode = ConnectError.from(ctx.signal.reason).code;
         // As an implementation should: stop and report why.

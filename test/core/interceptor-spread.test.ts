@@ -10,6 +10,7 @@ import { ExampleService, HelloRequestSchema } from "../../src/gen/example/exampl
 import { create } from "@bufbuild/protobuf";
 import { exampleService } from "../../src/services/example.js";
 import { startServer } from "../support/server.js";
+import { untilAborted } from "../support/signal.js";
 import { connect } from "../ws/client.js";
 
 const DEADLINE = 300;
@@ -38,10 +39,7 @@ const { url } = await startServer({
       ...(exampleService().impl as object),
       // Waits for its own signal: the call ends at its deadline.
       async sayHello(req, ctx) {
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, 10_000);
-          ctx.signal.addEventListener("abort", () => (clearTimeout(t), resolve()));
-        });
+        await untilAborted(ctx.signal);
         if (ctx.signal.aborted) throw ConnectError.from(ctx.signal.reason);
         return { message: `no deadline came for ${req.name}` };
       },
