@@ -30,6 +30,12 @@ const withTokens = await startServer({ auth: { tokens: [{ token: TOKEN, subject:
 const withJwt = await startServer({ auth: { jwt: { secret: "a-shared-secret-of-at-least-32-bytes!" }, rules } });
 const without = await startServer();
 
+// One browser for both Chromium cases (launching it is the slow part). Opened before the first
+// describe(): node:test runs the file's top-level after() hooks (which close the servers above)
+// once the suites registered so far are done, so no describe() may follow a top-level await.
+const skip = chromiumSkip;
+const page = skip ? undefined : await openChromiumPage("oneport-docs-auth-");
+
 const getJson = async (url: string) => (await (await fetch(url)).json()) as Record<string, any>;
 
 describe("API documents with auth configured", () => {
@@ -99,12 +105,6 @@ describe("WWW-Authenticate across origins", () => {
     await res.body?.cancel();
   });
 });
-
-const skip = chromiumSkip;
-const openPage = () => openChromiumPage("oneport-docs-auth-");
-
-// One browser for both cases (launching Chromium is the slow part).
-const page = skip ? undefined : await openPage();
 
 describe("in Chromium", { skip, timeout: 60_000 }, () => {
   it("a page on another origin reads WWW-Authenticate of a refused REST and Connect call", async () => {
