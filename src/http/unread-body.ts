@@ -25,16 +25,24 @@ export const LINGER_MS = 2000;
  * next request waiting for the idle timeout; large bodies were read to the end, however long.
  */
 export function unreadBodyResponse(maxUnread: number): typeof http.ServerResponse {
-  class UnreadBodyResponse extends http.ServerResponse {
-    // Every response passes here before its headers are written: end() and write() without
-    // writeHead() call it too (through _implicitHeader).
-    override writeHead(...args: [number, ...unknown[]]): this {
-      const req = this.req;
-      if (!this.headersSent && !req.complete && hasBody(req)) onEarlyAnswer(this, req, maxUnread);
-      return super.writeHead(...(args as Parameters<http.ServerResponse["writeHead"]>));
-    }
+  // A constructor function, not `class extends http.ServerResponse`: a class subclass of Node's
+  // function-style ServerResponse, even an empty one, measured ~12 µs more CPU per request on a
+  // keep-alive GET (48 -> 60 µs, wrk -c32, 4 interleaved rounds); this form ~5 µs.
+  const Base = http.ServerResponse as unknown as { call(self: unknown, ...args: unknown[]): void; prototype: http.ServerResponse };
+  const baseWriteHead = Base.prototype.writeHead as (this: http.ServerResponse, code: number, reason?: unknown, headers?: unknown) => http.ServerResponse;
+  function UnreadBodyResponse(this: http.ServerResponse, req: http.IncomingMessage, options?: unknown): void {
+    Base.call(this, req, options);
   }
-  return UnreadBodyResponse as typeof http.ServerResponse;
+  Object.setPrototypeOf(UnreadBodyResponse.prototype, Base.prototype);
+  Object.setPrototypeOf(UnreadBodyResponse, Base);
+  // Every response passes here before its headers are written: end() and write() without
+  // writeHead() call it too (through _implicitHeader).
+  UnreadBodyResponse.prototype.writeHead = function writeHead(this: http.ServerResponse, code: number, reason?: unknown, headers?: unknown) {
+    const req = this.req;
+    if (!this.headersSent && !req.complete && hasBody(req)) onEarlyAnswer(this, req, maxUnread);
+    return baseWriteHead.call(this, code, reason, headers);
+  };
+  return UnreadBodyResponse as unknown as typeof http.ServerResponse;
 }
 
 /** Whether a request announces a body (RFC 9112 §6.3: Transfer-Encoding, or a non-zero Content-Length). */
