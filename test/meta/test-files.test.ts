@@ -1,12 +1,12 @@
 // Rules for the test files themselves, learnt the hard way.
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 
 const root = join(import.meta.dirname, "..");
-const testFiles = (dir: string): string[] =>
-  readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? testFiles(join(dir, e.name)) : e.name.endsWith(".test.ts") ? [join(dir, e.name)] : []));
+/** The test files, as paths relative to test/. */
+const testFiles = (): string[] => readdirSync(root, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".test.ts"));
 
 /** Top-level lines that await after the file's first top-level describe()/it()/test(). */
 export function lateTopLevelAwaits(source: string): number[] {
@@ -24,7 +24,7 @@ describe("test files", () => {
     // node:test runs a file's top-level after() hooks as soon as the suites registered so far are
     // done: a describe() registered after a slow top-level await (a browser launch) then runs
     // against servers the hooks already closed (CI saw ERR_CONNECTION_REFUSED that way).
-    const offenders = testFiles(root).flatMap((f) => lateTopLevelAwaits(readFileSync(f, "utf8")).map((n) => `${relative(root, f)}:${n}`));
+    const offenders = testFiles().flatMap((f) => lateTopLevelAwaits(readFileSync(join(root, f), "utf8")).map((n) => `${f}:${n}`));
     assert.deepEqual(offenders, []);
   });
 
