@@ -132,17 +132,25 @@ export class StreamExchange implements Exchange {
   }
 
   send(status: number, headers: OutgoingHttpHeaders, body: Buffer | undefined, trailers?: OutgoingHttpHeaders): void {
-    this.start(status, headers);
-    this.end(body, trailers);
+    if (trailers !== undefined) {
+      this.start(status, headers);
+      return this.end(body, trailers);
+    }
+    // No trailers (Connect and gRPC-Web unary): the body's DATA frame ends the stream. Node then
+    // destroys the stream before the body's write callback and builds (and drops) an
+    // ERR_STREAM_DESTROYED per response, ~7 µs; waiting for trailers instead costs an extra empty
+    // DATA frame, measured ~10 µs more per call (raw node:http2 handler, h2load, 6 interleaved rounds).
+    if (this.closed) return;
+    headers[":status"] = status;
+    this.stream.respond(headers);
+    this.end(body);
   }
 
   start(status: number, headers: OutgoingHttpHeaders): void {
     const s = this.stream;
     if (this.closed) return;
     headers[":status"] = status;
-    // Always waitForTrailers: trailers go out in the same flush as the last DATA frame, and without
-    // them Node ends and destroys the stream before the body's write callback, which makes it build
-    // (and drop) an ERR_STREAM_DESTROYED error with a stack trace per response. Empty trailers are
+    // waitForTrailers: trailers go out in the same flush as the last DATA frame. Empty trailers are
     // sent as an empty DATA frame with END_STREAM, not as a HEADERS frame.
     s.respond(headers, { waitForTrailers: true });
     s.once("wantTrailers", () => {
