@@ -1,7 +1,7 @@
 import { createRegistry, type Message } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, type ContextValues } from "@connectrpc/connect";
 import { file_google_rpc_error_details } from "../gen/google/rpc/error_details_pb.js";
-import { peekResponseHeaders } from "../core/pipeline.js";
+import { peekResponseHeaders, type CallContext } from "../core/pipeline.js";
 import type { Feature, ServerContext } from "../server.js";
 import type { NodeRequest, NodeResponse } from "../http/types.js";
 import { RestError } from "./errors.js";
@@ -40,6 +40,51 @@ export function restFeature(ctx: ServerContext): Feature {
     }
   };
 
+  // The call's deadline from the REST deadline header, if any; throws on a malformed one.
+  const deadlineOf = (req: NodeRequest): number | undefined => {
+    const th = rest.deadlineHeader ? req.headers[rest.deadlineHeader] : undefined;
+    if (typeof th !== "string") return undefined;
+    const timeoutMs = parseTimeout(th);
+    if (timeoutMs === undefined) throw new RestError(`header ${rest.deadlineHeader}: "${th.slice(0, 32)}" is not a timeout like "5S" or "250m"`, Code.InvalidArgument);
+    return timeoutMs;
+  };
+
+  const startCall = (req: NodeRequest, route: RestRoute, timeoutMs: number | undefined, values: ContextValues | undefined) =>
+    ctx.pipeline.context(route.method, {
+      protocol: "rest",
+      requestMethod: req.method ?? "GET",
+      url: req.url ?? "/",
+      nodeHeaders: requestMetadata(req.headers, allowed),
+      timeoutMs,
+      contextValues: values,
+    });
+
+  // A unary call's answer: the response message as JSON (or its response_body field), or the error.
+  const unary = (res: NodeResponse, route: RestRoute, call: CallContext, input: Message): Promise<void> => {
+    // A bound method rather than an arrow: no per-call closure naming under tsx's keepNames.
+    const onClose = call.abort.bind(call, undefined);
+    res.once("close", onClose);
+    const m = route.method;
+    return ctx.pipeline.unary(m, call, input).then(
+      (out) => {
+        res.off("close", onClose);
+        const r = renderMessage(m.method.output, out, route.responseField, types);
+        const headers = callResponseHeaders(call, true);
+        headers["content-type"] = r.contentType;
+        headers["content-length"] = String(typeof r.body === "string" ? Buffer.byteLength(r.body) : r.body.byteLength);
+        call.abort();
+        (res as { writeHead(s: number, h: Record<string, string | string[]>): unknown }).writeHead(200, headers);
+        res.end(r.body);
+      },
+      (err: unknown) => {
+        res.off("close", onClose);
+        call.abort();
+        fail(res, err, callResponseHeaders(call, true));
+      },
+    );
+  };
+
+  // Every call that needs to wait before it starts (auth, a request body) or streams its answer.
   const serve = async (req: NodeRequest, res: NodeResponse, route: RestRoute, path: SplitPath, query: string): Promise<void> => {
     const m = route.method;
     const kind = m.method.methodKind;
@@ -49,12 +94,7 @@ export function restFeature(ctx: ServerContext): Feature {
         Code.Unimplemented,
       );
     }
-    let timeoutMs: number | undefined;
-    const th = rest.deadlineHeader ? req.headers[rest.deadlineHeader] : undefined;
-    if (typeof th === "string") {
-      timeoutMs = parseTimeout(th);
-      if (timeoutMs === undefined) throw new RestError(`header ${rest.deadlineHeader}: "${th.slice(0, 32)}" is not a timeout like "5S" or "250m"`, Code.InvalidArgument);
-    }
+    const timeoutMs = deadlineOf(req);
     // Auth before the body is read, and before an SSE stream opens (its client gets a plain 401).
     const gate = ctx.auth ? await ctx.auth.rest(m.path.slice(1), req, query) : undefined;
     if (gate) query = gate.query;
@@ -63,33 +103,11 @@ export function restFeature(ctx: ServerContext): Feature {
       body = { bytes: await readBody(req, limits.maxMessageBytes), contentType: String(req.headers["content-type"] ?? "") };
     }
     const input = decodeRequest(route, path, query, body, types);
-    const call = ctx.pipeline.context(m, {
-      protocol: "rest",
-      requestMethod: req.method ?? "GET",
-      url: req.url ?? "/",
-      nodeHeaders: requestMetadata(req.headers, allowed),
-      timeoutMs,
-      contextValues: gate?.values,
-    });
-    // A bound method rather than an arrow: no per-call closure naming under tsx's keepNames.
+    const call = startCall(req, route, timeoutMs, gate?.values);
+    if (kind === "unary") return unary(res, route, call, input);
     const onClose = call.abort.bind(call, undefined);
     res.once("close", onClose);
     try {
-      if (kind === "unary") {
-        let out: Message;
-        try {
-          out = await ctx.pipeline.unary(m, call, input);
-        } catch (err) {
-          return fail(res, err, callResponseHeaders(call, true));
-        }
-        const r = renderMessage(m.method.output, out, route.responseField, types);
-        const headers = callResponseHeaders(call, true);
-        headers["content-type"] = r.contentType;
-        headers["content-length"] = String(typeof r.body === "string" ? Buffer.byteLength(r.body) : r.body.byteLength);
-        (res as { writeHead(s: number, h: Record<string, string | string[]>): unknown }).writeHead(200, headers);
-        res.end(r.body);
-        return;
-      }
       const messages = ctx.pipeline.stream(m, call, single(input))[Symbol.asyncIterator]();
       const format = streamFormat(req.headers.accept);
       if (req.method === "HEAD") return await headOfStream(res, m.method.output, messages, format, () => callResponseHeaders(call, false), types);
@@ -114,6 +132,19 @@ export function restFeature(ctx: ServerContext): Feature {
     }
   };
 
+  // The common case without an async frame: a unary call with nothing to wait for before it starts
+  // (no auth, no request body), such as the course's GET /v1/hello/{name}.
+  const serveNow = (req: NodeRequest, res: NodeResponse, route: RestRoute, path: SplitPath, query: string): Promise<void> => {
+    if (ctx.auth || route.body !== "" || route.method.method.methodKind !== "unary") return serve(req, res, route, path, query);
+    try {
+      const timeoutMs = deadlineOf(req);
+      const input = decodeRequest(route, path, query, undefined, types);
+      return unary(res, route, startCall(req, route, timeoutMs, undefined), input);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  };
+
   return {
     name: "rest",
     http(req, res) {
@@ -128,7 +159,7 @@ export function restFeature(ctx: ServerContext): Feature {
         fail(res, new RestError(split, Code.InvalidArgument));
         return true;
       }
-      const match = withHead(req.method ?? "GET", (method) => trie.lookup(method, split.decoded));
+      const match = withHead(req.method ?? "GET", trie, split.decoded);
       if (!match.route) {
         if (match.allowed.length > 0) {
           fail(res, new RestError(`${req.method} is not allowed on ${rawPath.slice(0, 200)}; allowed: ${match.allowed.join(", ")}`, Code.Unimplemented, 405, { allow: match.allowed.join(", ") }));
@@ -139,7 +170,7 @@ export function restFeature(ctx: ServerContext): Feature {
         fail(res, new RestError(`no REST route for ${req.method} ${rawPath.slice(0, 200)}`, Code.NotFound));
         return true;
       }
-      serve(req, res, match.route, split, q < 0 ? "" : url.slice(q + 1)).catch((err) => fail(res, err));
+      serveNow(req, res, match.route, split, q < 0 ? "" : url.slice(q + 1)).catch((err) => fail(res, err));
       return true;
     },
   };

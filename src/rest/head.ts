@@ -4,17 +4,17 @@ import { renderError, renderMessage } from "./render.js";
 import { isHttpBody } from "./request.js";
 import type { RestRoute } from "./routes.js";
 import type { StreamFormat } from "./stream.js";
-import type { TrieMatch } from "./trie.js";
+import type { RouteTrie, TrieMatch } from "./trie.js";
 
 /**
  * HEAD as RFC 9110 (9.3.2) defines it: the route GET would take, when no rule binds HEAD itself.
  * Where GET is allowed, so is HEAD, so it joins the methods of a 405's Allow.
  */
-export function withHead(method: string, lookup: (method: string) => TrieMatch<RestRoute>): TrieMatch<RestRoute> {
-  const m = lookup(method);
+export function withHead(method: string, trie: RouteTrie<RestRoute>, segments: string[]): TrieMatch<RestRoute> {
+  const m = trie.lookup(method, segments);
   if (m.route) return m;
   if (method === "HEAD") {
-    const get = lookup("GET");
+    const get = trie.lookup("GET", segments);
     if (get.route) return get;
   }
   if (m.allowed.includes("GET") && !m.allowed.includes("HEAD")) return { allowed: [...m.allowed, "HEAD"].sort() };

@@ -59,18 +59,24 @@ export class RouteTrie<R extends TrieRoute> {
    * segment first, then as part of it (a variable's value may contain a colon).
    */
   lookup(httpMethod: string, segments: string[]): TrieMatch<R> {
+    // Found on the first try without collecting anything; only a miss looks again for the Allow list.
+    const r = this.find(httpMethod, segments, undefined);
+    if (r) return { route: r };
     const allowed = new Set<string>();
+    this.find(httpMethod, segments, allowed);
+    return { allowed: [...allowed].sort() };
+  }
+
+  private find(httpMethod: string, segments: string[], allowed: Set<string> | undefined): R | undefined {
     const last = segments[segments.length - 1] ?? "";
     const colon = last.lastIndexOf(":");
     if (colon >= 0) {
       const split = segments.slice(0, -1);
       split.push(last.slice(0, colon));
       const r = this.search(this.root, split, 0, last.slice(colon + 1), httpMethod, allowed);
-      if (r) return { route: r };
+      if (r) return r;
     }
-    const r = this.search(this.root, segments, 0, "", httpMethod, allowed);
-    if (r) return { route: r };
-    return { allowed: [...allowed].sort() };
+    return this.search(this.root, segments, 0, "", httpMethod, allowed);
   }
 
   /** Every HTTP method with a route at these decoded segments ("*" for a custom kind that takes any). */
@@ -79,7 +85,7 @@ export class RouteTrie<R extends TrieRoute> {
     return "allowed" in m ? m.allowed : [];
   }
 
-  private search(n: Node<R>, segs: string[], i: number, verb: string, method: string, allowed: Set<string>): R | undefined {
+  private search(n: Node<R>, segs: string[], i: number, verb: string, method: string, allowed: Set<string> | undefined): R | undefined {
     if (i === segs.length) {
       const found = this.leaf(n, verb, method, allowed);
       if (found) return found;
@@ -98,13 +104,13 @@ export class RouteTrie<R extends TrieRoute> {
     return n.deep ? this.leaf(n.deep, verb, method, allowed) : undefined;
   }
 
-  private leaf(n: Node<R>, verb: string, method: string, allowed: Set<string>): R | undefined {
+  private leaf(n: Node<R>, verb: string, method: string, allowed: Set<string> | undefined): R | undefined {
     const byMethod = n.leaves.get(verb);
     if (!byMethod) return undefined;
     // custom {kind: "*"} takes every method.
     const r = method === ALL ? undefined : (byMethod.get(method) ?? byMethod.get("*"));
     if (r) return r;
-    for (const m of byMethod.keys()) allowed.add(m);
+    if (allowed) for (const m of byMethod.keys()) allowed.add(m);
     return undefined;
   }
 }
