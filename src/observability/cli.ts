@@ -3,8 +3,9 @@ import { resolveMetricsOptions, type MetricsOptions } from "./options.js";
 /** The metrics lines of the CLI's --help. */
 export const metricsUsage = `  --metrics on|off    serve Prometheus metrics on the port           [METRICS, default on]
   --metrics-path PATH where the metrics are served                  [METRICS_PATH, default /metrics]
-  --metrics-token T   scrapes must send "authorization: Bearer T"    [METRICS_TOKEN, unset = open:
-                      restrict the path at the proxy or set a token before exposing the port]
+  --metrics-token T   scrapes must send "authorization: Bearer T"    [METRICS_TOKEN, unset: see below]
+  --metrics-public on|off  without a token, serve other hosts than    [METRICS_PUBLIC, default off:
+                      loopback too (or keep /metrics from the internet at the proxy)   others get 403]
   --process-metrics on|off  CPU, memory, event loop and GC metrics  [PROCESS_METRICS, default on]
 `;
 
@@ -13,6 +14,7 @@ export const metricsFlags = {
   metrics: { type: "string" },
   "metrics-path": { type: "string" },
   "metrics-token": { type: "string" },
+  "metrics-public": { type: "string" },
   "process-metrics": { type: "string" },
 } as const;
 
@@ -30,6 +32,7 @@ export function metricsFromCli(pick: (flag: string, env: string) => string | und
     enabled: onOff("metrics", "METRICS", pick("metrics", "METRICS")),
     path: pick("metrics-path", "METRICS_PATH"),
     token: pick("metrics-token", "METRICS_TOKEN"),
+    public: onOff("metrics-public", "METRICS_PUBLIC", pick("metrics-public", "METRICS_PUBLIC")),
     defaultMetrics: onOff("process-metrics", "PROCESS_METRICS", pick("process-metrics", "PROCESS_METRICS")),
   };
   try {

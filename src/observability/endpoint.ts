@@ -4,15 +4,23 @@ import type { Feature, ServerContext } from "../server.js";
 
 const digest = (s: string) => createHash("sha256").update(s).digest();
 
+/** Whether a client address is the host itself (127.0.0.0/8, ::1, or IPv4-mapped 127.x). */
+export function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const v4 = address.startsWith("::ffff:") ? address.slice(7) : address;
+  return v4.startsWith("127.") || address === "::1";
+}
+
 /**
  * GET /metrics (the path is configurable): the server's metrics in the Prometheus text format.
- * With a token set, scrapes without `authorization: Bearer <token>` get 401. Served by the
- * dispatcher like every route, so HTTP/1.1, HTTP/2 and TLS alike.
+ * With a token set, scrapes without `authorization: Bearer <token>` get 401. Without one, only
+ * loopback clients are served (others get 403 saying how to open it) unless `public` is set.
+ * Served by the dispatcher like every route, so HTTP/1.1, HTTP/2 and TLS alike.
  */
 export function metricsFeature(ctx: ServerContext): Feature {
   const metrics = ctx.metrics;
   if (metrics === undefined) return { name: "metrics" };
-  const { path, token } = ctx.options.metrics;
+  const { path, token, public: open } = ctx.options.metrics;
   // Compared as digests: equal lengths for timingSafeEqual, and nothing about the token's length leaks.
   const expected = token === undefined ? undefined : digest(token);
   return {
@@ -29,6 +37,12 @@ export function metricsFeature(ctx: ServerContext): Feature {
           sendJson(res, 401, { code: "unauthenticated", message: `${path} needs the header "authorization: Bearer <metrics token>"` }, { "www-authenticate": 'Bearer realm="metrics"' });
           return true;
         }
+      } else if (!open && !isLoopback(req.socket?.remoteAddress)) {
+        sendJson(res, 403, {
+          code: "permission_denied",
+          message: `${path} answers only clients on this host when no token is set: set --metrics-token (METRICS_TOKEN) and scrape with "authorization: Bearer <token>", or --metrics-public on (METRICS_PUBLIC) to serve every client`,
+        });
+        return true;
       }
       metrics.scrape().then(
         (text) => {

@@ -14,6 +14,11 @@ export interface MetricsOptions {
    * the public port: set a token or keep the path away from the internet at the proxy.
    */
   token?: string;
+  /**
+   * Without a token, whether clients other than loopback ones may scrape (default false: they get
+   * 403, so a server put on the internet as it is does not show its traffic to everyone).
+   */
+  public: boolean;
   /** Upper bounds of the handling-time histogram, in seconds, ascending. */
   buckets: number[];
   /** Brokers made with instrumentBroker() whose publish and deliver counts are exported. */
@@ -31,10 +36,11 @@ export interface TracingOptions {
 /** Handling-time buckets: Prometheus' defaults with three more below 5 ms, where most unary calls end. */
 export const defaultBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-/** Metrics on at /metrics, with process metrics, no token. */
+/** Metrics on at /metrics, with process metrics, no token: loopback clients only. */
 export const defaultMetricsOptions: MetricsOptions = {
   enabled: true,
   path: "/metrics",
+  public: false,
   defaultMetrics: true,
   buckets: defaultBuckets,
   brokers: [],
@@ -49,7 +55,7 @@ export function resolveMetricsOptions(opts: Partial<MetricsOptions> = {}): Metri
   }
   const out: MetricsOptions = { ...defaultMetricsOptions };
   for (const [k, v] of Object.entries(opts)) if (v !== undefined) (out as unknown as Record<string, unknown>)[k] = v;
-  for (const k of ["enabled", "defaultMetrics"] as const) {
+  for (const k of ["enabled", "defaultMetrics", "public"] as const) {
     if (typeof out[k] !== "boolean") throw new Error(`metrics.${k} must be true or false, got ${String(out[k])}`);
   }
   if (typeof out.path !== "string" || !out.path.startsWith("/") || /[?#\s]/.test(out.path)) {

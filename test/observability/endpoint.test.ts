@@ -1,8 +1,10 @@
 // The /metrics endpoint: format, methods, token, disabled, other path, HTTP/2 and TLS, process metrics, options.
 import assert from "node:assert/strict";
 import * as http2 from "node:http2";
+import { networkInterfaces } from "node:os";
 import { describe, it } from "node:test";
 import { parseCli } from "../../src/cli-config.js";
+import { isLoopback } from "../../src/observability/endpoint.js";
 import { resolveMetricsOptions } from "../../src/observability/options.js";
 import { startServer } from "../support/server.js";
 import { selfSignedCert } from "../support/tls.js";
@@ -127,7 +129,43 @@ describe("/metrics", () => {
 });
 
 describe("metrics options", () => {
+  describe("without a token, clients on this host only", () => {
+    // A client that is not loopback: this machine's own address on another interface.
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a !== undefined && a.family === "IPv4" && !a.internal)?.address;
+    const skip = external === undefined ? "this machine has no non-loopback IPv4 interface" : false;
+    const get = (port: number, host: string, headers: Record<string, string> = {}) => fetch(`http://${host}:${port}/metrics`, { headers });
+
+    it("answers loopback clients and refuses others with 403 saying how to open it; calls still work", { skip }, async () => {
+      const { server, port } = await startServer({ host: "0.0.0.0" });
+      assert.equal((await get(port, "127.0.0.1")).status, 200);
+      const res = await get(port, external!);
+      assert.equal(res.status, 403);
+      const body = (await res.json()) as { code: string; message: string };
+      assert.equal(body.code, "permission_denied");
+      assert.match(body.message, /--metrics-token \(METRICS_TOKEN\).*--metrics-public on \(METRICS_PUBLIC\)/);
+      // The same client's calls are served as usual.
+      assert.deepEqual(await (await fetch(`http://${external}:${port}/v1/hello/Bob`)).json(), { message: "Hello, Bob" });
+      assert.ok(server.context.options.metrics.public === false, "public is off by default");
+    });
+
+    it("serves every client with public on, and any client with the token when one is set", { skip }, async () => {
+      const open = await startServer({ host: "0.0.0.0", metrics: { public: true } });
+      assert.equal((await get(open.port, external!)).status, 200);
+      const tokened = await startServer({ host: "0.0.0.0", metrics: { token: "s3cret-scrape" } });
+      assert.equal((await get(tokened.port, external!)).status, 401);
+      assert.equal((await get(tokened.port, external!, { authorization: "Bearer s3cret-scrape" })).status, 200);
+    });
+
+    it("knows loopback addresses in every form Node reports them", () => {
+      for (const a of ["127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1"]) assert.equal(isLoopback(a), true, a);
+      for (const a of ["10.0.0.1", "::ffff:10.0.0.1", "192.0.2.2", "::", "fe80::1", undefined]) assert.equal(isLoopback(a), false, String(a));
+    });
+  });
+
   it("rejects bad options with a message that names them", () => {
+    assert.throws(() => resolveMetricsOptions({ public: "yes" as unknown as boolean }), /metrics\.public must be true or false/);
     assert.throws(() => resolveMetricsOptions({ path: "metrics" }), /metrics\.path must be a path/);
     assert.throws(() => resolveMetricsOptions({ buckets: [0.1, 0.05] }), /metrics\.buckets must be positive finite numbers in ascending order/);
     assert.throws(() => resolveMetricsOptions({ token: "has space" }), /metrics\.token/);
@@ -136,8 +174,10 @@ describe("metrics options", () => {
   });
 
   it("reads --metrics, --metrics-path, --metrics-token and --process-metrics (and their environment variables)", () => {
-    const m = parseCli(["--metrics", "off", "--metrics-path", "/m", "--process-metrics", "off"], { METRICS_TOKEN: "tok" }).server.metrics;
-    assert.deepEqual({ ...m }, { enabled: false, path: "/m", token: "tok", defaultMetrics: false });
+    const m = parseCli(["--metrics", "off", "--metrics-path", "/m", "--process-metrics", "off", "--metrics-public", "on"], { METRICS_TOKEN: "tok" }).server.metrics;
+    assert.deepEqual({ ...m }, { enabled: false, path: "/m", token: "tok", defaultMetrics: false, public: true });
+    assert.equal(parseCli([], { METRICS_PUBLIC: "off" }).server.metrics?.public, false);
+    assert.throws(() => parseCli([], { METRICS_PUBLIC: "everyone" }), /--metrics-public \(METRICS_PUBLIC\) must be on or off/);
     assert.throws(() => parseCli(["--metrics", "maybe"], {}), /--metrics \(METRICS\) must be on or off/);
     assert.throws(() => parseCli([], { METRICS_PATH: "nope" }), /--metrics-path \(METRICS_PATH\)/);
   });
