@@ -7,7 +7,7 @@ import type { Limits, TlsOptions } from "../config.js";
 import { AddressCooldown } from "./address-guard.js";
 import { admitStream, guardSession } from "./h2-guard.js";
 import type { NodeRequest, NodeResponse, StreamHandler, UpgradeHandler } from "./types.js";
-import { guardUnreadBody } from "./unread-body.js";
+import { unreadBodyResponse } from "./unread-body.js";
 
 /** The HTTP/2 client connection preface (RFC 9113 §3.4). */
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
@@ -76,14 +76,14 @@ export function createListener(limits: Limits, tls: TlsOptions | undefined, hand
     requestTimeout: limits.requestTimeoutMs,
     headersTimeout: limits.headersTimeoutMs,
     keepAliveTimeout: limits.idleTimeoutMs,
+    // A body left unread by an early answer is drained (small) or the connection closed (large).
+    ServerResponse: unreadBodyResponse(limits.maxUnreadBodyBytes),
     maxHeaderSize: limits.maxHeaderBytes,
     // Node checks both timeouts only this often (30 s by default, which would triple a 10 s limit).
     connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
   });
   h1.on("request", (req, res) => {
     if (closing) res.shouldKeepAlive = false;
-    // A body left unread by an early answer is drained (small) or the connection closed (large).
-    guardUnreadBody(req, res, limits.maxUnreadBodyBytes);
     handlers.request(req, res);
   });
   // Node enforces headersTimeout and requestTimeout from a timer it starts on 'listening', which a
