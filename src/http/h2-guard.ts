@@ -184,13 +184,14 @@ export function guardSession(session: http2.ServerHttp2Session, limits: SessionL
     open++;
     // 'aborted' fires when the stream closes before our side ended it: in practice a client's
     // RST_STREAM (our own handlers end their side before closing a stream).
-    stream.once("aborted", () => {
+    // on(), not once(): each fires at most once per stream, and once() costs a bound wrapper per call.
+    stream.on("aborted", () => {
       st.resets++;
       st.lastReset = performance.now();
       charge("RST_STREAM");
       if (held.has(stream)) charge("rapid RST_STREAM", rapid);
     });
-    stream.once("close", () => {
+    stream.on("close", () => {
       if (--open === 0 && !session.closed) armIdle();
     });
   });
