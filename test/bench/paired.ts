@@ -1,0 +1,78 @@
+// Paired A/B of two bench servers, for changes of a few percent: both servers run AT THE SAME TIME on
+// the server core, each under its own load generator on the load core, and each round's ratio of
+// their CPU per request is read. Whatever the machine does during a round (other tenants, frequency)
+// hits both alike; sequential rounds here swing ±20%, while an A/A pair (the same server twice) read
+// 1.00-1.03 per round and 1.018-1.028 as the median (the second server a little dearer): run an A/A
+// first and read a B/A within ~3% of it as no difference.
+//
+//   npx tsx test/bench/paired.ts [--load connect-h2|connect-h1|rest] [--rounds 8] [--seconds 3] A.ts B.ts
+//
+// A and B print "PORT n" once listening (as test/bench/servers/*.ts do). To compare with an older
+// revision: `git worktree add /tmp/base REV && ln -s "$PWD/node_modules" /tmp/base/`, then pass
+// /tmp/base/test/bench/servers/oneport.ts and test/bench/servers/oneport.ts.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { cpuSeconds, ensureTools, loadCore, median, startChild } from "./load.js";
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { load: { type: "string", default: "connect-h2" }, rounds: { type: "string", default: "8" }, seconds: { type: "string", default: "3" } },
+});
+const loads: Record<string, (port: number, secs: number, body: string) => string[]> = {
+  // Fewer connections than rpc.bench.ts: two servers share the core.
+  "connect-h2": (port, secs, body) => ["h2load", "-D", String(secs), "-d", body, "-c", "4", "-m", "16", ...connectHeaders, `http://127.0.0.1:${port}/example.ExampleService/SayHello`],
+  "connect-h1": (port, secs, body) => ["h2load", "-D", String(secs), "-d", body, "--h1", "-c", "16", "-m", "1", ...connectHeaders, `http://127.0.0.1:${port}/example.ExampleService/SayHello`],
+  rest: (port, secs) => ["wrk", "-t1", "-c16", `-d${secs}s`, `http://127.0.0.1:${port}/v1/hello/Bob`],
+};
+const connectHeaders = ["-H", "content-type: application/json", "-H", "connect-protocol-version: 1"];
+const load = loads[values.load!];
+if (positionals.length !== 2 || load === undefined) {
+  console.error(`usage: paired.ts [--load ${Object.keys(loads).join("|")}] [--rounds N] [--seconds S] A.ts B.ts`);
+  process.exit(2);
+}
+const rounds = Number(values.rounds);
+const seconds = Number(values.seconds);
+
+/** Runs the load generator pinned to the load core; resolves with the number of completed requests. */
+function drive(port: number, secs: number, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const p = spawn("taskset", ["-c", loadCore, ...load(port, secs, body)], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    p.stdout!.on("data", (c: Buffer) => (out += c));
+    p.once("error", reject);
+    p.once("exit", () => {
+      const n = /(\d+) succeeded/.exec(out)?.[1] ?? /(\d+) requests in/.exec(out)?.[1];
+      if (n === undefined) reject(new Error(`cannot read the load generator's output:\n${out}`));
+      else resolve(Number(n));
+    });
+  });
+}
+
+ensureTools();
+const dir = mkdtempSync(join(tmpdir(), "oneport-paired-"));
+const body = join(dir, "hello.json");
+writeFileSync(body, JSON.stringify({ name: "Bob" }));
+const servers = await Promise.all(positionals.map((s) => startChild(s)));
+try {
+  await Promise.all(servers.map((s) => drive(s.port, 1, body))); // warm-up (JIT), discarded
+  const cpu: number[][] = [[], []];
+  for (let r = 0; r < rounds; r++) {
+    const before = servers.map((s) => cpuSeconds(s.proc.pid!));
+    // Which load starts first alternates, so that neither server always gets the head start.
+    const order = r % 2 === 0 ? [0, 1] : [1, 0];
+    const runs: Promise<number>[] = [];
+    for (const i of order) runs[i] = drive(servers[i].port, seconds, body);
+    const done = await Promise.all(runs);
+    servers.forEach((s, i) => cpu[i].push(((cpuSeconds(s.proc.pid!) - before[i]) * 1e6) / Math.max(1, done[i])));
+    console.log(`round ${r + 1}/${rounds}: A ${cpu[0][r].toFixed(1)} µs/request, B ${cpu[1][r].toFixed(1)} µs/request, B/A ${(cpu[1][r] / cpu[0][r]).toFixed(3)}`);
+  }
+  const ratio = median(cpu[1].map((b, i) => b / cpu[0][i]));
+  console.log(`\n${values.load}: A ${positionals[0]} median ${median(cpu[0]).toFixed(1)} µs/request; B ${positionals[1]} median ${median(cpu[1]).toFixed(1)} µs/request`);
+  console.log(`B/A CPU per request, median of the per-round ratios: ${ratio.toFixed(3)} (${ratio < 1 ? `B ${((1 - ratio) * 100).toFixed(1)}% cheaper` : `B ${((ratio - 1) * 100).toFixed(1)}% dearer`})`);
+} finally {
+  servers.forEach((s) => s.proc.kill("SIGTERM"));
+  rmSync(dir, { recursive: true, force: true });
+}
