@@ -12,9 +12,20 @@ export function isLoopback(address: string | undefined): boolean {
 }
 
 /**
+ * Whether a request came straight from this host: a loopback address, and no proxy header saying
+ * it was forwarded for someone else (a reverse proxy on the same host connects from loopback).
+ */
+function fromThisHost(req: { socket?: { remoteAddress?: string } | null; headers: Record<string, string | string[] | undefined> }): boolean {
+  const h = req.headers;
+  if (h.forwarded !== undefined || h["x-forwarded-for"] !== undefined || h["x-real-ip"] !== undefined) return false;
+  return isLoopback(req.socket?.remoteAddress);
+}
+
+/**
  * GET /metrics (the path is configurable): the server's metrics in the Prometheus text format.
  * With a token set, scrapes without `authorization: Bearer <token>` get 401. Without one, only
- * loopback clients are served (others get 403 saying how to open it) unless `public` is set.
+ * clients on this host are served (others, and requests a proxy forwarded, get 403 saying how to
+ * open it) unless `public` is set.
  * Served by the dispatcher like every route, so HTTP/1.1, HTTP/2 and TLS alike.
  */
 export function metricsFeature(ctx: ServerContext): Feature {
@@ -37,7 +48,7 @@ export function metricsFeature(ctx: ServerContext): Feature {
           sendJson(res, 401, { code: "unauthenticated", message: `${path} needs the header "authorization: Bearer <metrics token>"` }, { "www-authenticate": 'Bearer realm="metrics"' });
           return true;
         }
-      } else if (!open && !isLoopback(req.socket?.remoteAddress)) {
+      } else if (!open && !fromThisHost(req)) {
         sendJson(res, 403, {
           code: "permission_denied",
           message: `${path} answers only clients on this host when no token is set: set --metrics-token (METRICS_TOKEN) and scrape with "authorization: Bearer <token>", or --metrics-public on (METRICS_PUBLIC) to serve every client`,

@@ -150,6 +150,18 @@ describe("metrics options", () => {
       assert.ok(server.context.options.metrics.public === false, "public is off by default");
     });
 
+    it("refuses what a proxy on this host forwards (Forwarded, X-Forwarded-For, X-Real-IP), unless public is on", async () => {
+      const { url } = await startServer();
+      for (const h of [{ forwarded: "for=198.51.100.7" }, { "x-forwarded-for": "198.51.100.7" }, { "x-real-ip": "198.51.100.7" }] as Record<string, string>[]) {
+        const res = await fetch(`${url}/metrics`, { headers: h });
+        assert.equal(res.status, 403, JSON.stringify(h));
+        assert.equal(((await res.json()) as { code: string }).code, "permission_denied");
+      }
+      assert.equal((await fetch(`${url}/metrics`)).status, 200);
+      const open = await startServer({ metrics: { public: true } });
+      assert.equal((await fetch(`${open.url}/metrics`, { headers: { "x-forwarded-for": "198.51.100.7" } })).status, 200);
+    });
+
     it("serves every client with public on, and any client with the token when one is set", { skip }, async () => {
       const open = await startServer({ host: "0.0.0.0", metrics: { public: true } });
       assert.equal((await get(open.port, external!)).status, 200);
