@@ -3,9 +3,9 @@ import { resolveMetricsOptions, type MetricsOptions } from "./options.js";
 /** The metrics lines of the CLI's --help. */
 export const metricsUsage = `  --metrics on|off    serve Prometheus metrics on the port           [METRICS, default on]
   --metrics-path PATH where the metrics are served                  [METRICS_PATH, default /metrics]
-  --metrics-token T   scrapes must send "authorization: Bearer T"    [METRICS_TOKEN, unset: see below]
-  --metrics-public on|off  without a token, serve other hosts than    [METRICS_PUBLIC, default off:
-                      loopback too (or keep /metrics from the internet at the proxy)   others get 403]
+  --metrics-token T   scrapes must send "authorization: Bearer T"    [METRICS_TOKEN; unset: this host only]
+  --metrics-public on|off  with no token, serve every client         [METRICS_PUBLIC, default off: other
+                      hosts and requests a proxy forwarded get 403]
   --process-metrics on|off  CPU, memory, event loop and GC metrics  [PROCESS_METRICS, default on]
 `;
 
