@@ -77,3 +77,39 @@ export function median(xs: number[]): number {
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
+
+/** Runs a load generator (argv after taskset) pinned to the load core; resolves with the requests it completed. */
+export function driveAsync(argv: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const p = spawn("taskset", ["-c", loadCore, ...argv], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    p.stdout!.on("data", (c: Buffer) => (out += c));
+    p.once("error", reject);
+    p.once("exit", () => {
+      const n = /(\d+) succeeded/.exec(out)?.[1] ?? /(\d+) requests in/.exec(out)?.[1];
+      if (n === undefined) reject(new Error(`cannot read the load generator's output:\n${out}`));
+      else if (/Non-2xx/.test(out)) reject(new Error(`the load generator saw errors:\n${out}`));
+      else resolve(Number(n));
+    });
+  });
+}
+
+/**
+ * Paired rounds: two servers (on the server core) loaded AT THE SAME TIME, each by its own load
+ * generator, which start in alternating order. Returns each round's CPU µs per request of both.
+ * Whatever the machine does during a round hits both alike, so the per-round ratio is steady where
+ * sequential rounds swing (±20% on a shared 2-core VM); an A/A pair reads 1.00-1.03.
+ */
+export async function pairedRounds(pids: [number, number], load: (i: 0 | 1, seconds: number) => string[], rounds: number, seconds: number, onRound?: (r: number, a: number, b: number) => void): Promise<[number[], number[]]> {
+  await Promise.all([driveAsync(load(0, 1)), driveAsync(load(1, 1))]); // warm-up (JIT), discarded
+  const cpu: [number[], number[]] = [[], []];
+  for (let r = 0; r < rounds; r++) {
+    const before = pids.map(cpuSeconds);
+    const runs: Promise<number>[] = [];
+    for (const i of r % 2 === 0 ? ([0, 1] as const) : ([1, 0] as const)) runs[i] = driveAsync(load(i, seconds));
+    const done = await Promise.all(runs);
+    pids.forEach((pid, i) => cpu[i].push(((cpuSeconds(pid) - before[i]) * 1e6) / Math.max(1, done[i])));
+    onRound?.(r, cpu[0][r], cpu[1][r]);
+  }
+  return cpu;
+}

@@ -10,12 +10,11 @@
 // A and B print "PORT n" once listening (as test/bench/servers/*.ts do). To compare with an older
 // revision: `git worktree add /tmp/base REV && ln -s "$PWD/node_modules" /tmp/base/`, then pass
 // /tmp/base/test/bench/servers/oneport.ts and test/bench/servers/oneport.ts.
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { cpuSeconds, ensureTools, loadCore, median, startChild } from "./load.js";
+import { ensureTools, median, pairedRounds, startChild } from "./load.js";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -36,39 +35,15 @@ if (positionals.length !== 2 || load === undefined) {
 const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
 
-/** Runs the load generator pinned to the load core; resolves with the number of completed requests. */
-function drive(port: number, secs: number, body: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const p = spawn("taskset", ["-c", loadCore, ...load(port, secs, body)], { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    p.stdout!.on("data", (c: Buffer) => (out += c));
-    p.once("error", reject);
-    p.once("exit", () => {
-      const n = /(\d+) succeeded/.exec(out)?.[1] ?? /(\d+) requests in/.exec(out)?.[1];
-      if (n === undefined) reject(new Error(`cannot read the load generator's output:\n${out}`));
-      else resolve(Number(n));
-    });
-  });
-}
-
 ensureTools();
 const dir = mkdtempSync(join(tmpdir(), "oneport-paired-"));
 const body = join(dir, "hello.json");
 writeFileSync(body, JSON.stringify({ name: "Bob" }));
 const servers = await Promise.all(positionals.map((s) => startChild(s)));
 try {
-  await Promise.all(servers.map((s) => drive(s.port, 1, body))); // warm-up (JIT), discarded
-  const cpu: number[][] = [[], []];
-  for (let r = 0; r < rounds; r++) {
-    const before = servers.map((s) => cpuSeconds(s.proc.pid!));
-    // Which load starts first alternates, so that neither server always gets the head start.
-    const order = r % 2 === 0 ? [0, 1] : [1, 0];
-    const runs: Promise<number>[] = [];
-    for (const i of order) runs[i] = drive(servers[i].port, seconds, body);
-    const done = await Promise.all(runs);
-    servers.forEach((s, i) => cpu[i].push(((cpuSeconds(s.proc.pid!) - before[i]) * 1e6) / Math.max(1, done[i])));
-    console.log(`round ${r + 1}/${rounds}: A ${cpu[0][r].toFixed(1)} µs/request, B ${cpu[1][r].toFixed(1)} µs/request, B/A ${(cpu[1][r] / cpu[0][r]).toFixed(3)}`);
-  }
+  const cpu = await pairedRounds([servers[0].proc.pid!, servers[1].proc.pid!], (i, secs) => load(servers[i].port, secs, body), rounds, seconds, (r, a, b) =>
+    console.log(`round ${r + 1}/${rounds}: A ${a.toFixed(1)} µs/request, B ${b.toFixed(1)} µs/request, B/A ${(b / a).toFixed(3)}`),
+  );
   const ratio = median(cpu[1].map((b, i) => b / cpu[0][i]));
   console.log(`\n${values.load}: A ${positionals[0]} median ${median(cpu[0]).toFixed(1)} µs/request; B ${positionals[1]} median ${median(cpu[1]).toFixed(1)} µs/request`);
   console.log(`B/A CPU per request, median of the per-round ratios: ${ratio.toFixed(3)} (${ratio < 1 ? `B ${((1 - ratio) * 100).toFixed(1)}% cheaper` : `B ${((ratio - 1) * 100).toFixed(1)}% dearer`})`);

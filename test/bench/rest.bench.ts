@@ -1,12 +1,14 @@
 // REST GET /v1/hello/{name} on oneport's unified port against a bare node:http server that parses
 // the URL and encodes the same JSON. Servers pinned to one core, wrk on the other; interleaved
 // rounds in one run, medians. Target: oneport >= 0.85x the bare server's requests per second.
-//   npx tsx test/bench/rest.bench.ts        (BENCH_ROUNDS, BENCH_SECONDS to change the run)
+// Then paired rounds (both servers loaded at the same time, see pairedRounds in load.ts): the CPU
+// ratio the machine's swings do not move, to read next to the sequential one.
+//   npx tsx test/bench/rest.bench.ts        (BENCH_ROUNDS, BENCH_SECONDS, BENCH_PAIRED_ROUNDS (8; 0 = none))
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as http from "node:http";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
-import { cpuSeconds, loadCore, median, serverCore } from "./load.js";
+import { cpuSeconds, loadCore, median, pairedRounds, serverCore } from "./load.js";
 
 const self = fileURLToPath(import.meta.url);
 
@@ -88,7 +90,9 @@ async function main(): Promise<void> {
     }
     const results: Record<string, Figures[]> = { oneport: [], bare: [] };
     for (let r = 0; r < rounds; r++) {
-      for (const [name, s] of Object.entries(servers)) results[name].push(wrk(s.proc.pid!, `http://127.0.0.1:${s.port}/v1/hello/Bob`, seconds));
+      // Alternate which server goes first in a round.
+      const order = r % 2 === 0 ? (["oneport", "bare"] as const) : (["bare", "oneport"] as const);
+      for (const name of order) results[name].push(wrk(servers[name].proc.pid!, `http://127.0.0.1:${servers[name].port}/v1/hello/Bob`, seconds));
     }
     const med = (name: string, k: keyof Figures) => median(results[name].map((x) => x[k]));
     console.log(`REST GET /v1/hello/{name}, HTTP/1.1, wrk -c32, ${rounds} interleaved rounds x ${seconds}s, server on core ${serverCore}`);
@@ -98,6 +102,13 @@ async function main(): Promise<void> {
     }
     const ratio = med("oneport", "reqPerSec") / med("bare", "reqPerSec");
     console.log(`ratio oneport/bare: ${ratio.toFixed(3)} (target >= 0.85) ${ratio >= 0.85 ? "OK" : "BELOW TARGET"}`);
+    const paired = Number(process.env.BENCH_PAIRED_ROUNDS ?? 8);
+    if (paired > 0) {
+      const both = [servers.bare, servers.oneport];
+      const cpu = await pairedRounds([both[0].proc.pid!, both[1].proc.pid!], (i, secs) => ["wrk", "-t1", "-c16", `-d${secs}s`, `http://127.0.0.1:${both[i].port}/v1/hello/Bob`], paired, seconds);
+      const cpuRatio = median(cpu[0].map((bare, i) => bare / cpu[1][i]));
+      console.log(`paired, ${paired} rounds x ${seconds}s (both loaded at once, wrk -c16 each): CPU per call bare ${median(cpu[0]).toFixed(1)} µs, oneport ${median(cpu[1]).toFixed(1)} µs; requests per CPU second, oneport/bare ${cpuRatio.toFixed(3)} (median of per-round ratios; an A/A pair reads 0.97-1.00)`);
+    }
   } finally {
     for (const s of Object.values(servers)) s.proc.kill("SIGTERM");
   }
