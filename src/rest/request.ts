@@ -1,4 +1,4 @@
-import { create, fromJson, type DescField, type DescMessage, type Message, type Registry as TypeRegistry } from "@bufbuild/protobuf";
+import { create, fromJson, ScalarType, type DescField, type DescMessage, type Message, type Registry as TypeRegistry } from "@bufbuild/protobuf";
 import { reflect, type ReflectMessage } from "@bufbuild/protobuf/reflect";
 import { Code } from "@connectrpc/connect";
 import { RestError } from "./errors.js";
@@ -35,18 +35,21 @@ export function decodeRequest(route: RestRoute, path: SplitPath, query: string, 
     } else msg = fromJsonBody(input, body, f, types);
   } else msg = create(input);
 
-  const r = reflect(input, msg);
   const vars = extractVariables(route.template, path);
+  // The common route shape (GET /v1/hello/{name}): top-level string fields and no query. Those are
+  // set as reflect sets them (a plain property), without making the reflection object.
+  const r = query === "" && plainStrings(route) ? undefined : reflect(input, msg);
   for (let i = 0; i < vars.length; i++) {
     const { path: fields, name } = route.pathFields[i];
     try {
-      setPath(r, fields, vars[i][1]);
+      if (r === undefined) (msg as unknown as Record<string, string>)[fields[0].localName] = parseScalar(ScalarType.STRING, vars[i][1]) as string;
+      else setPath(r, fields, vars[i][1]);
     } catch (e) {
       if (e instanceof ValueError) throw new RestError(`path variable "${name}": ${e.message}`, Code.InvalidArgument);
       throw e;
     }
   }
-  if (query === "") return msg;
+  if (r === undefined || query === "") return msg;
   try {
     bindQuery(r, parseQuery(query), boundFields(route), route.body === "*");
   } catch (e) {
@@ -54,6 +57,18 @@ export function decodeRequest(route: RestRoute, path: SplitPath, query: string, 
     throw e;
   }
   return msg;
+}
+
+const plain = new WeakMap<RestRoute, boolean>();
+
+// Whether every path variable of a route is a top-level, non-oneof string field; once per route.
+function plainStrings(route: RestRoute): boolean {
+  let p = plain.get(route);
+  if (p === undefined) {
+    p = route.pathFields.every(({ path: [f, ...rest] }) => rest.length === 0 && f.fieldKind === "scalar" && f.scalar === ScalarType.STRING && f.oneof === undefined);
+    plain.set(route, p);
+  }
+  return p;
 }
 
 const bound = new WeakMap<RestRoute, Set<string>>();
