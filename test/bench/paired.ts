@@ -2,8 +2,9 @@
 // the server core, each under its own load generator on the load core, and each round's ratio of
 // their CPU per request is read. Whatever the machine does during a round (other tenants, frequency)
 // hits both alike; sequential rounds here swing ±20%, while an A/A pair (the same server twice) read
-// 1.00-1.03 per round and 1.018-1.028 as the median (the second server a little dearer): run an A/A
-// first and read a B/A within ~3% of it as no difference.
+// 1.00-1.03 per round and 1.018-1.028 as the median (the second server a little dearer). Run both
+// orders (A B, then B A) and take sqrt(ratio1 / ratio2) as B's cost relative to A: the position bias
+// cancels; read anything within ~2% as no difference.
 //
 //   npx tsx test/bench/paired.ts [--load connect-h2|connect-h1|rest] [--rounds 8] [--seconds 3] A.ts B.ts
 //
