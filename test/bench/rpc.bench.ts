@@ -1,5 +1,6 @@
 // Unary SayHello on every RPC protocol: oneport's unified port against bare Node peers, interleaved.
-// Server pinned to one core, h2load on the other; medians of BENCH_ROUNDS rounds of BENCH_SECONDS each.
+// Server pinned to one core, h2load on the other; medians of BENCH_ROUNDS rounds of BENCH_SECONDS each,
+// then paired rounds for the Connect JSON ratios (BENCH_PAIRED_ROUNDS per position, 6; 0 = none).
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,7 +8,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { ExampleService, HelloRequestSchema } from "../../src/gen/example/example_pb.js";
-import { ensureTools, h2load, median, startChild, type LoadResult } from "./load.js";
+import { ensureTools, h2load, median, pairedRounds, startChild, type LoadResult } from "./load.js";
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
@@ -99,6 +100,23 @@ try {
       const extra = s.targets.includes("grpc-js") && t === "oneport" ? `  (x grpc-js ${(rps / med("grpc-js", (x) => x.reqPerSec)).toFixed(2)})` : "";
       console.log(`  ${t.padEnd(18)} ${rps.toFixed(0).padStart(9)} ${med(t, (x) => x.meanMs).toFixed(2).padStart(8)} ${med(t, (x) => x.cpuUsPerCall).toFixed(1).padStart(12)} ${(rps / base).toFixed(2).padStart(6)}${extra}`);
     }
+  }
+  // Paired rounds for the Connect JSON ratios (see pairedRounds in load.ts): both servers loaded at
+  // once, in both positions, so that the machine's swings and the position bias cancel.
+  const paired = Number(process.env.BENCH_PAIRED_ROUNDS ?? 6);
+  for (const s of paired > 0 ? scenarios.filter((x) => x.name.startsWith("Connect JSON")) : []) {
+    const argv = (t: string) => (_: number, secs: number) => {
+      const shape = s.h1 ? ["--h1", "-c", "16", "-m", "1"] : ["-c", "4", "-m", "16"];
+      return ["h2load", "-D", String(secs), "-d", s.body, ...shape, ...s.headers.flatMap((h) => ["-H", h]), url(t)];
+    };
+    const pair = async (a: string, b: string) => {
+      const [ca, cb] = await pairedRounds([servers.get(a)!.pid, servers.get(b)!.pid], (i, secs) => argv(i === 0 ? a : b)(i, secs), paired, seconds);
+      return median(cb.map((x, i) => x / ca[i])); // b's CPU per call relative to a's
+    };
+    const r1 = await pair("oneport", s.baseline);
+    const r2 = await pair(s.baseline, "oneport");
+    const times = Math.sqrt(r1 / r2); // baseline CPU per call / oneport's, position bias cancelled
+    console.log(`\n${s.name}, paired (both loaded at once, ${paired} rounds in each position): oneport does ${times.toFixed(2)}x the calls of ${s.baseline} per CPU second`);
   }
 } finally {
   for (const s of servers.values()) s.kill();
