@@ -105,12 +105,10 @@ try {
   // once, in both positions, so that the machine's swings and the position bias cancel.
   const paired = Number(process.env.BENCH_PAIRED_ROUNDS ?? 6);
   for (const s of paired > 0 ? scenarios.filter((x) => x.name.startsWith("Connect JSON")) : []) {
-    const argv = (t: string) => (_: number, secs: number) => {
-      const shape = s.h1 ? ["--h1", "-c", "16", "-m", "1"] : ["-c", "4", "-m", "16"];
-      return ["h2load", "-D", String(secs), "-d", s.body, ...shape, ...s.headers.flatMap((h) => ["-H", h]), url(t)];
-    };
+    const shape = s.h1 ? ["--h1", "-c", "16", "-m", "1"] : ["-c", "4", "-m", "16"];
+    const argv = (t: string, secs: number) => ["h2load", "-D", String(secs), "-d", s.body, ...shape, ...s.headers.flatMap((h) => ["-H", h]), url(t)];
     const pair = async (a: string, b: string) => {
-      const [ca, cb] = await pairedRounds([servers.get(a)!.pid, servers.get(b)!.pid], (i, secs) => argv(i === 0 ? a : b)(i, secs), paired, seconds);
+      const [ca, cb] = await pairedRounds([servers.get(a)!.pid, servers.get(b)!.pid], (i, secs) => argv(i === 0 ? a : b, secs), paired, seconds);
       return median(cb.map((x, i) => x / ca[i])); // b's CPU per call relative to a's
     };
     const r1 = await pair("oneport", s.baseline);
