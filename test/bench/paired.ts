@@ -1,16 +1,19 @@
 // Paired A/B of two bench servers, for changes of a few percent: both servers run AT THE SAME TIME on
 // the server core, each under its own load generator on the load core, and each round's ratio of
 // their CPU per request is read. Whatever the machine does during a round (other tenants, frequency)
-// hits both alike; sequential rounds here swing ±20%, while an A/A pair (the same server twice) read
-// 1.00-1.03 per round and 1.018-1.028 as the median (the second server a little dearer). Run both
-// orders (A B, then B A) and take sqrt(ratio1 / ratio2) as B's cost relative to A: the position bias
-// cancels; read anything within ~2% as no difference.
+// hits both alike; sequential rounds here swing ±20%, while an A/A pair (the same server twice) reads
+// 1.00-1.03 per round as the median. That residue comes with the PROCESS, not its position: two
+// oneport processes paired in both pid orders read second/first 1.010 and 0.983 (the same one ~1.3%
+// dearer either way), so swapping positions over the same processes does not cancel it. Run both
+// orders (A B, then B A: fresh processes each time) and take sqrt(ratio1 / ratio2) as B's cost
+// relative to A; read anything within ~3% as no difference.
 //
-//   npx tsx test/bench/paired.ts [--load connect-h2|connect-h1|rest] [--rounds 8] [--seconds 3] A.ts B.ts
+//   npx tsx test/bench/paired.ts [--load connect-h2|connect-h1|rest] [--path /healthz] [--rounds 8] [--seconds 3] A.ts B.ts
 //
 // A and B print "PORT n" once listening (as test/bench/servers/*.ts do). To compare with an older
 // revision: `git worktree add /tmp/base REV && ln -s "$PWD/node_modules" /tmp/base/`, then pass
-// /tmp/base/test/bench/servers/oneport.ts and test/bench/servers/oneport.ts.
+// /tmp/base/test/bench/servers/oneport.ts and test/bench/servers/oneport.ts. The REST baseline is
+// test/bench/servers/bare-rest.ts (it also answers /healthz, to compare the server's front alone).
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,18 +22,18 @@ import { ensureTools, median, pairedRounds, startChild } from "./load.js";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { load: { type: "string", default: "connect-h2" }, rounds: { type: "string", default: "8" }, seconds: { type: "string", default: "3" } },
+  options: { load: { type: "string", default: "connect-h2" }, path: { type: "string", default: "/v1/hello/Bob" }, rounds: { type: "string", default: "8" }, seconds: { type: "string", default: "3" } },
 });
 const loads: Record<string, (port: number, secs: number, body: string) => string[]> = {
   // Fewer connections than rpc.bench.ts: two servers share the core.
   "connect-h2": (port, secs, body) => ["h2load", "-D", String(secs), "-d", body, "-c", "4", "-m", "16", ...connectHeaders, `http://127.0.0.1:${port}/example.ExampleService/SayHello`],
   "connect-h1": (port, secs, body) => ["h2load", "-D", String(secs), "-d", body, "--h1", "-c", "16", "-m", "1", ...connectHeaders, `http://127.0.0.1:${port}/example.ExampleService/SayHello`],
-  rest: (port, secs) => ["wrk", "-t1", "-c16", `-d${secs}s`, `http://127.0.0.1:${port}/v1/hello/Bob`],
+  rest: (port, secs) => ["wrk", "-t1", "-c16", `-d${secs}s`, `http://127.0.0.1:${port}${values.path}`],
 };
 const connectHeaders = ["-H", "content-type: application/json", "-H", "connect-protocol-version: 1"];
 const load = loads[values.load!];
 if (positionals.length !== 2 || load === undefined) {
-  console.error(`usage: paired.ts [--load ${Object.keys(loads).join("|")}] [--rounds N] [--seconds S] A.ts B.ts`);
+  console.error(`usage: paired.ts [--load ${Object.keys(loads).join("|")}] [--path P (rest)] [--rounds N] [--seconds S] A.ts B.ts`);
   process.exit(2);
 }
 const rounds = Number(values.rounds);

@@ -4,53 +4,14 @@
 // Then paired rounds (both servers loaded at the same time, see pairedRounds in load.ts): the CPU
 // ratio the machine's swings do not move, to read next to the sequential one.
 //   npx tsx test/bench/rest.bench.ts        (BENCH_ROUNDS, BENCH_SECONDS, BENCH_PAIRED_ROUNDS (8; 0 = none))
-import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import * as http from "node:http";
+import { execFileSync, spawnSync } from "node:child_process";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createInterface } from "node:readline";
-import { cpuSeconds, loadCore, median, pairedRounds, serverCore } from "./load.js";
+import { cpuSeconds, loadCore, median, pairedRounds, serverCore, startChild } from "./load.js";
 
-const self = fileURLToPath(import.meta.url);
+const serverDir = join(dirname(fileURLToPath(import.meta.url)), "servers");
 
-if (process.argv[2] === "serve") {
-  // Child mode: one of the two servers, announcing its port.
-  if (process.argv[3] === "bare") {
-    const server = http.createServer((req, res) => {
-      const url = req.url ?? "/";
-      const q = url.indexOf("?");
-      const path = q < 0 ? url : url.slice(0, q);
-      const m = /^\/v1\/hello\/([^/]+)$/.exec(path);
-      if (req.method !== "GET" || !m) {
-        res.writeHead(404).end();
-        return;
-      }
-      const out = JSON.stringify({ message: `Hello, ${decodeURIComponent(m[1])}` });
-      res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(out) });
-      res.end(out);
-    });
-    server.listen(0, "127.0.0.1", () => console.log(`PORT ${(server.address() as { port: number }).port}`));
-  } else {
-    const { createServer } = await import("../../src/server.js");
-    const { exampleService } = await import("../../src/services/example.js");
-    const server = createServer({ port: 0, host: "127.0.0.1", services: [exampleService()] });
-    console.log(`PORT ${(await server.listen()).port}`);
-  }
-} else {
-  await main();
-}
-
-async function start(kind: string): Promise<{ proc: ChildProcess; port: number }> {
-  const proc = spawn("taskset", ["-c", serverCore, process.execPath, "--import", "tsx", self, "serve", kind], { stdio: ["ignore", "pipe", "inherit"] });
-  const lines = createInterface({ input: proc.stdout! });
-  const port = await new Promise<number>((resolve, reject) => {
-    proc.once("exit", (code) => reject(new Error(`${kind} server exited (${code}) before listening`)));
-    lines.on("line", (l) => {
-      const m = /^PORT (\d+)$/.exec(l);
-      if (m) resolve(Number(m[1]));
-    });
-  });
-  return { proc, port };
-}
+await main();
 
 interface Figures {
   reqPerSec: number;
@@ -82,7 +43,7 @@ async function main(): Promise<void> {
   }
   const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
   const seconds = Number(process.env.BENCH_SECONDS ?? 3);
-  const servers = { oneport: await start("oneport"), bare: await start("bare") };
+  const servers = { oneport: await startChild(join(serverDir, "oneport.ts")), bare: await startChild(join(serverDir, "bare-rest.ts")) };
   try {
     for (const s of Object.values(servers)) {
       await check(s.port);

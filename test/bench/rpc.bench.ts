@@ -102,7 +102,8 @@ try {
     }
   }
   // Paired rounds for the Connect JSON ratios (see pairedRounds in load.ts): both servers loaded at
-  // once, in both positions, so that the machine's swings and the position bias cancel.
+  // once, so that the machine's swings cancel; read in both positions and combined. The same two
+  // processes serve both readings, so a per-process residue (1-3% in an A/A pair, see paired.ts) stays.
   const paired = Number(process.env.BENCH_PAIRED_ROUNDS ?? 6);
   for (const s of paired > 0 ? scenarios.filter((x) => x.name.startsWith("Connect JSON")) : []) {
     const shape = s.h1 ? ["--h1", "-c", "16", "-m", "1"] : ["-c", "4", "-m", "16"];
@@ -113,7 +114,7 @@ try {
     };
     const r1 = await pair("oneport", s.baseline);
     const r2 = await pair(s.baseline, "oneport");
-    const times = Math.sqrt(r1 / r2); // baseline CPU per call / oneport's, position bias cancelled
+    const times = Math.sqrt(r1 / r2); // baseline CPU per call / oneport's, the two positions combined
     console.log(`\n${s.name}, paired (both loaded at once, ${paired} rounds in each position): oneport does ${times.toFixed(2)}x the calls of ${s.baseline} per CPU second`);
   }
 } finally {
