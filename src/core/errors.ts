@@ -54,9 +54,17 @@ export function errorInterceptor(logger: Logger): Interceptor {
       (r) => {
         // oneport's adapters (they name the protocol) write the header themselves; connect-node's needs it set.
         if (values.get(protocolKey) !== "") values.set(responseIdKey, id);
-        else r.header.set("x-request-id", id);
+        else {
+          r.header.set("x-request-id", id);
+          // connect-node's path: a call that succeeded after the client reset its stream was cancelled.
+          // Client and bidi streams learn of a reset after their input ended (afterResetNews).
+          const input = req.method.methodKind === "client_streaming" || req.method.methodKind === "bidi_streaming";
+          if (r.stream) return { ...r, message: sanitized(r.message, id, req, logger, input ? "wait" : "check") };
+          if (input) return afterResetNews().then(() => okUnlessReset(r, id, req, logger));
+          return okUnlessReset(r, id, req, logger);
+        }
         if (!r.stream) return r;
-        return { ...r, message: sanitized(r.message, id, req, logger) };
+        return { ...r, message: sanitized(r.message, id, req, logger, "no") };
       },
       (e: unknown) => {
         throw sanitize(e, id, req, logger);
@@ -67,10 +75,47 @@ export function errorInterceptor(logger: Logger): Interceptor {
 
 type AnyRequest = Parameters<Parameters<Interceptor>[0]>[0];
 
+// connect-node's text for a call whose HTTP/2 stream was closed with an error code (connect-node's
+// node-error.ts, connectErrorFromH2ResetCode).
+const H2_RESET = /^http\/2 stream closed with error code /;
+
+/**
+ * Whether connect-node ended this call because the client reset its HTTP/2 stream. It aborts the
+ * call's signal with the reset code mapped as a CLIENT maps a server's reset (INTERNAL_ERROR ->
+ * INTERNAL, REFUSED_STREAM -> UNAVAILABLE, ...), so a client that reset with INTERNAL_ERROR showed up
+ * as an internal failure of the server. On a server, any reset by the client is the client's cancel
+ * (as grpc-go's server reports it): whatever the call then failed with, nobody reads the answer. A
+ * reset also ENDS the request stream of a client or bidi stream as if the client had finished, so an
+ * implementation that then returns normally would be counted OK: that is a cancel too. (A reset with
+ * NO_ERROR is not told apart from a normal end by connect-node, and stays as the call ended.)
+ * Calls of oneport's own adapters (they name the protocol) handle resets themselves.
+ */
+function resetByClient(req: AnyRequest): boolean {
+  if (req.contextValues.get(protocolKey) !== "") return false;
+  const s = req.signal;
+  return s.aborted && s.reason instanceof ConnectError && H2_RESET.test(s.reason.rawMessage);
+}
+
+// A unary response, or CANCELED if the client reset the call's stream meanwhile.
+function okUnlessReset<R>(r: R, id: string, req: AnyRequest, logger: Logger): R {
+  if (resetByClient(req)) throw sanitize(undefined, id, req, logger);
+  return r;
+}
+
+/**
+ * Resolves once a reset that ended a request stream is known. Node ends an HTTP/2 request's body
+ * ('end') BEFORE it reports the reset that ended it ('aborted', then 'close', where connect-node
+ * aborts the signal), in the same I/O turn: an implementation that finished because its input
+ * ended is told apart from a cancelled one on the next turn.
+ */
+function afterResetNews(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 // A stream's errors, sanitized. An iterator object rather than an async generator around `yield*`,
 // which costs several promise hops per message: a chat fan-out pays them once per subscriber
 // (about 3.5 µs per delivery, measured with 10k subscribers). Same behaviour: done after an error.
-function sanitized<T>(message: AsyncIterable<T>, id: string, req: AnyRequest, logger: Logger): AsyncIterable<T> {
+function sanitized<T>(message: AsyncIterable<T>, id: string, req: AnyRequest, logger: Logger, reset: "no" | "check" | "wait"): AsyncIterable<T> {
   return {
     [Symbol.asyncIterator]() {
       const it = message[Symbol.asyncIterator]();
@@ -79,9 +124,13 @@ function sanitized<T>(message: AsyncIterable<T>, id: string, req: AnyRequest, lo
         over = true;
         throw sanitize(e, id, req, logger);
       };
+      // connect-node's streams only (see resetByClient): a stream that ends after the client's reset was cancelled.
+      const ended = (r: IteratorResult<T>) => (resetByClient(req) ? fail(undefined) : r);
+      const done =
+        reset === "no" ? undefined : (r: IteratorResult<T>): IteratorResult<T> | Promise<IteratorResult<T>> => (r.done !== true ? r : reset === "wait" ? afterResetNews().then(() => ended(r)) : ended(r));
       const end = (v?: unknown) => Promise.resolve({ value: v, done: true } as IteratorResult<T>);
       return {
-        next: () => (over ? end() : it.next().then(undefined, fail)),
+        next: () => (over ? end() : it.next().then(done, fail)),
         return: (v?: unknown) => {
           if (over) return end(v);
           over = true;
@@ -94,6 +143,10 @@ function sanitized<T>(message: AsyncIterable<T>, id: string, req: AnyRequest, lo
 
 /** The error as the client may see it (see errorInterceptor). */
 function sanitize(err: unknown, id: string, req: AnyRequest, logger: Logger): ConnectError {
+  if (resetByClient(req)) {
+    logger.debug({ reason: (req.signal.reason as ConnectError).rawMessage, requestId: id, method: `${req.service.typeName}/${req.method.name}` }, "the client reset the call's stream");
+    return new ConnectError("the client went away", Code.Canceled);
+  }
   if (err instanceof ConnectError) {
     if (err.cause === undefined) return err;
     const clean = new ConnectError(err.rawMessage, err.code, err.metadata);

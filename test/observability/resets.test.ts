@@ -1,0 +1,67 @@
+// A client that resets its HTTP/2 stream (RST_STREAM) mid-call has cancelled it, whatever error code
+// it sends: the call is counted and logged as Canceled, never as an internal failure of the server.
+// connect-node (which serves Connect streams) maps the code as a client would (INTERNAL_ERROR ->
+// INTERNAL); the error guard turns it back (src/core/errors.ts, resetByClient).
+import assert from "node:assert/strict";
+import * as http2 from "node:http2";
+import { describe, it } from "node:test";
+import { create, toBinary, toJsonString } from "@bufbuild/protobuf";
+import pino from "pino";
+import { HelloRequestSchema, HelloStreamRequestSchema } from "../../src/gen/example/example_pb.js";
+import { startServer } from "../support/server.js";
+import { valueOf, type Scrape } from "./prom.js";
+import { example, scrapeUntil } from "./support.js";
+
+const lines: Array<{ level: number; msg: string; code?: string }> = [];
+const logger = pino({ level: "debug" }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+const { url } = await startServer({ logger });
+
+const slow = create(HelloStreamRequestSchema, { name: "Slow", count: 100, intervalMs: 10_000 });
+const envelope = (body: Uint8Array) => {
+  const b = Buffer.alloc(5 + body.length);
+  b.writeUInt32BE(body.length, 1);
+  b.set(body, 5);
+  return b;
+};
+// The three HTTP/2 protocols' server streams (Connect goes through connect-node, gRPC and gRPC-Web take
+// the fast path), and gRPC client and bidi streams (connect-node) whose request side stays open: a
+// reset ends their input as if the client had finished, and the implementation returns normally.
+const cases = [
+  { protocol: "connect", method: "SayHelloStream", end: true, headers: { "content-type": "application/connect+json" }, body: envelope(Buffer.from(toJsonString(HelloStreamRequestSchema, slow))) },
+  { protocol: "grpc", method: "SayHelloStream", end: true, headers: { "content-type": "application/grpc", te: "trailers" }, body: envelope(toBinary(HelloStreamRequestSchema, slow)) },
+  { protocol: "grpc-web", method: "SayHelloStream", end: true, headers: { "content-type": "application/grpc-web+proto" }, body: envelope(toBinary(HelloStreamRequestSchema, slow)) },
+  { protocol: "grpc", method: "Chatter", end: false, headers: { "content-type": "application/grpc", te: "trailers" }, body: envelope(toBinary(HelloRequestSchema, create(HelloRequestSchema, { name: "Bo" }))) },
+  { protocol: "grpc", method: "CollectNames", end: false, headers: { "content-type": "application/grpc", te: "trailers" }, body: envelope(toBinary(HelloRequestSchema, create(HelloRequestSchema, { name: "Bo" }))) },
+];
+
+describe("a client's RST_STREAM during a stream", () => {
+  for (const { protocol, method, end, headers, body } of cases) {
+    for (const code of ["NGHTTP2_INTERNAL_ERROR", "NGHTTP2_PROTOCOL_ERROR", "NGHTTP2_CANCEL"] as const) {
+      it(`${protocol} ${method}: reset with ${code} is counted and logged as Canceled`, async () => {
+        const labels = example(protocol, method);
+        const session = http2.connect(url);
+        try {
+          const handled = (s: Scrape, c?: string) => valueOf(s, "oneport_server_handled_total", c ? { ...labels, code: c } : labels);
+          const started = (s: Scrape) => valueOf(s, "oneport_server_started_total", labels);
+          const first = await scrapeUntil(url, () => true);
+          const req = session.request({ ":method": "POST", ":path": `/example.ExampleService/${method}`, ...headers });
+          req.on("error", () => {}); // our own reset
+          if (end) req.end(body);
+          else req.write(body);
+          // The call is running on the server (a client stream answers nothing before its end).
+          const before = await scrapeUntil(url, (s) => started(s) === started(first) + 1 && (method === "CollectNames" || valueOf(s, "oneport_server_msg_sent_total", labels) > valueOf(first, "oneport_server_msg_sent_total", labels)));
+          lines.length = 0;
+          req.close(http2.constants[code]);
+          const after = await scrapeUntil(url, (s) => handled(s) === handled(before) + 1);
+          assert.equal(handled(after, "Canceled") - handled(before, "Canceled"), 1, "counted as Canceled");
+          assert.equal(handled(after, "Internal") - handled(before, "Internal"), 0, "not counted as Internal");
+          const callLine = lines.find((l) => l.msg === "call" || l.msg === "call failed");
+          assert.equal(callLine?.code, "canceled", `the call's log line: ${JSON.stringify(callLine)}`);
+          assert.deepEqual(lines.filter((l) => l.level >= 50), [], "nothing logged as an error");
+        } finally {
+          session.destroy();
+        }
+      });
+    }
+  }
+});
