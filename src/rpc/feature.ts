@@ -77,10 +77,47 @@ export function rpcFeature(ctx: ServerContext): Feature {
       // the response closes it; the "drain" then wakes the write, which fails on the closed stream and
       // makes connect-node end the implementation.
       if (req.httpVersion === "2.0") req.once("aborted", () => (res.once("close", () => res.emit("drain")), res.destroy()));
+      if (isGrpc(req.headers["content-type"])) specGrpcMessage(res);
       adapter(req, res);
       return true;
     },
   };
+}
+
+// gRPC proper (not gRPC-Web, whose trailers travel in the body and whose clients decode them fully).
+const isGrpc = (ct: string | undefined) => ct !== undefined && ct.startsWith("application/grpc") && !ct.startsWith("application/grpc-web");
+
+/**
+ * connect percent-encodes grpc-message with encodeURIComponent, ":" and "{" too; grpc-js decodes
+ * with decodeURI, which leaves "%3A" in the text its users see. The fast path encodes as the gRPC
+ * spec says (encodeGrpcMessage: only "%" and bytes outside 0x20-0x7E); the calls connect-node serves
+ * get the same text: its grpc-message is re-encoded where it writes it (the headers of a
+ * trailers-only answer, or the trailers).
+ */
+function specGrpcMessage(res: NodeResponse): void {
+  const r = res as unknown as { writeHead(status: number, ...rest: unknown[]): unknown; addTrailers(headers: unknown): void };
+  const writeHead = r.writeHead;
+  const addTrailers = r.addTrailers;
+  // writeHead(status), (status, headers) or (status, reason, headers).
+  r.writeHead = function (status: number, ...rest: unknown[]) {
+    if (rest.length > 0) rest[rest.length - 1] = respec(rest[rest.length - 1]);
+    return writeHead.call(this, status, ...rest);
+  };
+  r.addTrailers = function (headers: unknown) {
+    addTrailers.call(this, respec(headers));
+  };
+}
+
+function respec(headers: unknown): unknown {
+  const h = headers as Record<string, unknown> | undefined;
+  const m = h?.["grpc-message"];
+  if (typeof m !== "string") return headers;
+  try {
+    h!["grpc-message"] = encodeGrpcMessage(decodeURIComponent(m));
+  } catch {
+    // not connect's encoding: left as it is
+  }
+  return headers;
 }
 
 /** Answers a request connect-node would fail on with 400, in a form every RPC client reads. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import fc from "fast-check";
 import { encodeGrpcMessage } from "../../src/rpc/wire.js";
 
@@ -20,4 +20,50 @@ describe("grpc-message percent-encoding (gRPC over HTTP/2 spec)", () => {
       { numRuns: 500 },
     );
   });
+});
+
+// Calls connect-node serves (client and bidi streams over gRPC) used its encodeURIComponent: grpc-js
+// (decodeURI) showed "%3A" for ":" and "%7B" ... to its users. Both paths now send the same text.
+describe("grpc-message as grpc-js shows it, on the fast path and on connect-node's", async () => {
+  const { startServer } = await import("../support/server.js");
+  const { createGrpcJsClient } = await import("../../src/client/grpc-js.js");
+  const { ExampleService } = await import("../../src/gen/example/example_pb.js");
+  const grpc = await import("@grpc/grpc-js");
+  const { port } = await startServer();
+  const client = createGrpcJsClient(ExampleService, `127.0.0.1:${port}`);
+  const expected = 'name must not be empty: send HelloRequest{name: "Bob"}';
+  type Err = { code: number; details: string };
+  const call = client as unknown as Record<string, (...a: unknown[]) => { write(m: object): void; end(): void; on(e: string, f: (x: unknown) => void): void }>;
+
+  it("unary SayHello (fast path)", async () => {
+    const err = await new Promise<Err>((resolve) => call.sayHello({ name: "" }, (e: unknown) => resolve(e as Err)));
+    assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
+    assert.equal(err.details, expected);
+  });
+
+  it("client stream CollectNames (connect-node)", async () => {
+    const err = await new Promise<Err>((resolve) => {
+      const c = call.collectNames((e: unknown) => resolve(e as Err));
+      c.write({ name: "" });
+      c.end();
+    });
+    assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
+    assert.equal(err.details, expected);
+  });
+
+  it("bidi Chatter (connect-node), failing after a first answer and at once (trailers-only)", async () => {
+    for (const names of [["Ann", ""], [""]]) {
+      const err = await new Promise<Err>((resolve) => {
+        const c = call.chatter();
+        c.on("data", () => {});
+        c.on("error", (e) => resolve(e as Err));
+        for (const name of names) c.write({ name });
+        c.end();
+      });
+      assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
+      assert.equal(err.details, expected, `names ${JSON.stringify(names)}`);
+    }
+  });
+
+  after(() => client.close());
 });
