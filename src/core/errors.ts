@@ -75,25 +75,24 @@ export function errorInterceptor(logger: Logger): Interceptor {
 
 type AnyRequest = Parameters<Parameters<Interceptor>[0]>[0];
 
-// connect-node's text for a call whose HTTP/2 stream was closed with an error code (connect-node's
-// node-error.ts, connectErrorFromH2ResetCode).
-const H2_RESET = /^http\/2 stream closed with error code /;
+/**
+ * The HTTP/2 stream of a call connect-node serves (set by the rpc feature), so that the error guard
+ * can tell a client's reset (see resetByClient). Calls of oneport's own adapters do not have it.
+ */
+export const h2StreamKey = createContextKey<{ readonly aborted: boolean } | undefined>(undefined, { description: "oneport HTTP/2 stream of a connect-node call" });
 
 /**
- * Whether connect-node ended this call because the client reset its HTTP/2 stream. It aborts the
- * call's signal with the reset code mapped as a CLIENT maps a server's reset (INTERNAL_ERROR ->
- * INTERNAL, REFUSED_STREAM -> UNAVAILABLE, ...), so a client that reset with INTERNAL_ERROR showed up
- * as an internal failure of the server. On a server, any reset by the client is the client's cancel
- * (as grpc-go's server reports it): whatever the call then failed with, nobody reads the answer. A
- * reset also ENDS the request stream of a client or bidi stream as if the client had finished, so an
- * implementation that then returns normally would be counted OK: that is a cancel too. (A reset with
- * NO_ERROR is not told apart from a normal end by connect-node, and stays as the call ended.)
- * Calls of oneport's own adapters (they name the protocol) handle resets themselves.
+ * Whether the client reset the HTTP/2 stream of a call connect-node serves, before the answer ended
+ * (Node's `aborted`, whatever the code). connect-node aborts the call's signal with the code mapped
+ * as a CLIENT maps a server's reset (INTERNAL_ERROR -> INTERNAL, REFUSED_STREAM -> UNAVAILABLE, ...),
+ * so a client that reset with INTERNAL_ERROR showed up as an internal failure of the server. On a
+ * server, any reset by the client is the client's cancel (as grpc-go's server reports it): whatever
+ * the call then failed with, nobody reads the answer. A reset also ENDS the request stream of a
+ * client or bidi stream as if the client had finished, so an implementation that then returns
+ * normally would be counted OK: that is a cancel too. Calls of oneport's own adapters handle resets themselves.
  */
 function resetByClient(req: AnyRequest): boolean {
-  if (req.contextValues.get(protocolKey) !== "") return false;
-  const s = req.signal;
-  return s.aborted && s.reason instanceof ConnectError && H2_RESET.test(s.reason.rawMessage);
+  return req.contextValues.get(h2StreamKey)?.aborted === true;
 }
 
 // A unary response, or CANCELED if the client reset the call's stream meanwhile.
@@ -104,9 +103,9 @@ function okUnlessReset<R>(r: R, id: string, req: AnyRequest, logger: Logger): R 
 
 /**
  * Resolves once a reset that ended a request stream is known. Node ends an HTTP/2 request's body
- * ('end') BEFORE it reports the reset that ended it ('aborted', then 'close', where connect-node
- * aborts the signal), in the same I/O turn: an implementation that finished because its input
- * ended is told apart from a cancelled one on the next turn.
+ * ('end') BEFORE it reports the reset that ended it ('aborted', then 'close'), in the same I/O turn:
+ * an implementation that finished because its input ended is told apart from a cancelled one on the
+ * next turn.
  */
 function afterResetNews(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -144,7 +143,7 @@ function sanitized<T>(message: AsyncIterable<T>, id: string, req: AnyRequest, lo
 /** The error as the client may see it (see errorInterceptor). */
 function sanitize(err: unknown, id: string, req: AnyRequest, logger: Logger): ConnectError {
   if (resetByClient(req)) {
-    logger.debug({ reason: (req.signal.reason as ConnectError).rawMessage, requestId: id, method: `${req.service.typeName}/${req.method.name}` }, "the client reset the call's stream");
+    logger.debug({ requestId: id, method: `${req.service.typeName}/${req.method.name}` }, "the client reset the call's stream");
     return new ConnectError("the client went away", Code.Canceled);
   }
   if (err instanceof ConnectError) {

@@ -1,6 +1,8 @@
 import { createRegistry } from "@bufbuild/protobuf";
 import { base64Decode } from "@bufbuild/protobuf/wire";
+import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { h2StreamKey } from "../core/errors.js";
 import type { RegisteredMethod } from "../core/registry.js";
 import { pathOf } from "../http/dispatcher.js";
 import type { NodeRequest, NodeResponse } from "../http/types.js";
@@ -26,6 +28,12 @@ export function rpcFeature(ctx: ServerContext): Feature {
       for (const r of ctx.registry.registrations()) router.service(r.service, r.impl);
     },
     interceptors: ctx.pipeline.interceptors,
+    // The error guard reads the HTTP/2 stream's `aborted` to count a client's reset as a cancel.
+    contextValues: (req) => {
+      const values = createContextValues();
+      if ("stream" in req) values.set(h2StreamKey, req.stream);
+      return values;
+    },
     readMaxBytes: limits.maxMessageBytes,
     writeMaxBytes: limits.maxSendMessageBytes,
     // connect-node would reject a deadline over its maxTimeoutMs (and 0 would reject every deadline);

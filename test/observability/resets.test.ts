@@ -36,7 +36,7 @@ const cases = [
 
 describe("a client's RST_STREAM during a stream", () => {
   for (const { protocol, method, end, headers, body } of cases) {
-    for (const code of ["NGHTTP2_INTERNAL_ERROR", "NGHTTP2_PROTOCOL_ERROR", "NGHTTP2_CANCEL"] as const) {
+    for (const code of ["NGHTTP2_INTERNAL_ERROR", "NGHTTP2_PROTOCOL_ERROR", "NGHTTP2_CANCEL", "NGHTTP2_NO_ERROR"] as const) {
       it(`${protocol} ${method}: reset with ${code} is counted and logged as Canceled`, async () => {
         const labels = example(protocol, method);
         const session = http2.connect(url);
