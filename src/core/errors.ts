@@ -56,12 +56,14 @@ export function errorInterceptor(logger: Logger): Interceptor {
         if (values.get(protocolKey) !== "") values.set(responseIdKey, id);
         else {
           r.header.set("x-request-id", id);
-          // connect-node's path: a call that succeeded after the client reset its stream was cancelled.
+          // connect-node's HTTP/2 calls: one that succeeded after the client reset its stream was cancelled.
           // Client and bidi streams learn of a reset after their input ended (afterResetNews).
-          const input = req.method.methodKind === "client_streaming" || req.method.methodKind === "bidi_streaming";
-          if (r.stream) return { ...r, message: sanitized(r.message, id, req, logger, input ? "wait" : "check") };
-          if (input) return afterResetNews().then(() => okUnlessReset(r, id, req, logger));
-          return okUnlessReset(r, id, req, logger);
+          if (req.contextValues.get(h2StreamKey) !== undefined) {
+            const input = req.method.methodKind === "client_streaming" || req.method.methodKind === "bidi_streaming";
+            if (r.stream) return { ...r, message: sanitized(r.message, id, req, logger, input ? "wait" : "check") };
+            if (input) return afterResetNews().then(() => okUnlessReset(r, id, req, logger));
+            return okUnlessReset(r, id, req, logger);
+          }
         }
         if (!r.stream) return r;
         return { ...r, message: sanitized(r.message, id, req, logger, "no") };
