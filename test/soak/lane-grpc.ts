@@ -1,10 +1,12 @@
 // The gRPC lane: @grpc/grpc-js over HTTP/2 with the generated descriptors, every streaming kind,
 // streams cancelled midway, deadlines, injected errors and fresh channels.
+import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import { createGrpcJsClient } from "../../src/client/grpc-js.js";
-import { ExampleService, type HelloResponse } from "../../src/gen/example/example_pb.js";
+import { ExampleService, HelloRequestSchema, type HelloResponse } from "../../src/gen/example/example_pb.js";
 import { TranscodingService } from "../../src/gen/oneport/testing/v1/transcoding_pb.js";
+import { envelope, resetScenario } from "./h2-reset.js";
 import type { Lane, LaneEnv } from "./lane.js";
 
 type Client = ReturnType<typeof createGrpcJsClient>;
@@ -40,6 +42,8 @@ export function grpcLane(env: LaneEnv): Lane {
   const { tally } = env;
   let seq = 0;
   const name = () => `grpc-${++seq}`;
+  // A bidi stream reset mid-call with INTERNAL_ERROR (grpc-js sends CANCEL); connect-node serves it.
+  const reset = resetScenario(P, env, { path: `/${M}Chatter`, contentType: "application/grpc", open: true, body: () => envelope(toBinary(HelloRequestSchema, create(HelloRequestSchema, { name: name() }))) }, "bidi");
   const stream = (req: object, opts: grpc.CallOptions = {}) => (c.sayHelloStream as (r: object, o: grpc.CallOptions) => grpc.ClientReadableStream<HelloResponse>)(req, opts);
   const chatter = () => (c.chatter as () => grpc.ClientDuplexStream<object, HelloResponse>)();
   return {
@@ -114,6 +118,7 @@ export function grpcLane(env: LaneEnv): Lane {
           return tally.call(P, M + "Chatter (client cancels)", Code.Canceled, () => done);
         },
       },
+      reset,
       {
         name: "fresh channel",
         weight: 1,
@@ -131,6 +136,7 @@ export function grpcLane(env: LaneEnv): Lane {
     async close() {
       c.close();
       unknown.close();
+      reset.close();
     },
   };
 }

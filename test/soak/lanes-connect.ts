@@ -1,12 +1,14 @@
 // Lanes that call ExampleService through a generated Connect client: Connect JSON over HTTP/1.1,
 // Connect binary over HTTP/2, gRPC-Web over HTTP/1.1, and the WebSocket bridge in both
 // subprotocols (oneport/client's transport). One scenario list, the transport decides the wire.
+import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { WebSocket } from "ws";
 import { createWebSocketTransport } from "../../src/client/index.js";
-import { ExampleService } from "../../src/gen/example/example_pb.js";
+import { ExampleService, HelloStreamRequestSchema } from "../../src/gen/example/example_pb.js";
 import { TranscodingService } from "../../src/gen/oneport/testing/v1/transcoding_pb.js";
+import { envelope, resetScenario } from "./h2-reset.js";
 import type { Lane, LaneEnv, Scenario } from "./lane.js";
 
 /** A transport and how to release what it holds. */
@@ -20,6 +22,8 @@ interface Caps {
   bidi: boolean;
   /** Scenarios that open a new connection for one call, then close it. */
   churn: boolean;
+  /** A raw HTTP/2 client resetting a Connect server stream with INTERNAL_ERROR (h2-reset.ts). */
+  rawReset?: boolean;
 }
 
 const M = "example.ExampleService/";
@@ -131,7 +135,12 @@ function scenarios(protocol: string, env: LaneEnv, make: () => Made, caps: Caps)
       },
     });
   }
-  return { list, close: async () => void (await main.close()) };
+  // A Connect server stream (connect-node serves it) reset mid-way with INTERNAL_ERROR.
+  const reset = caps.rawReset
+    ? resetScenario(protocol, env, { path: `/${M}SayHelloStream`, contentType: "application/connect+proto", open: false, body: () => envelope(toBinary(HelloStreamRequestSchema, create(HelloStreamRequestSchema, { name: name(), count: 3, intervalMs: 2000 }))) }, "server stream")
+    : undefined;
+  if (reset) list.push(reset);
+  return { list, close: async () => void (reset?.close(), await main.close()) };
 }
 
 function lane(protocol: string, env: LaneEnv, make: () => Made, caps: Caps): Lane {
@@ -148,7 +157,7 @@ export const connectProtoLane = (env: LaneEnv): Lane =>
   lane("connect-proto-h2", env, () => {
     const sessionManager = new Http2SessionManager(env.url);
     return { transport: createConnectTransport({ baseUrl: env.url, httpVersion: "2", useBinaryFormat: true, sessionManager }), close: () => sessionManager.abort() };
-  }, { bidi: true, churn: true });
+  }, { bidi: true, churn: true, rawReset: true });
 
 /** gRPC-Web, binary, HTTP/1.1. */
 export const grpcWebLane = (env: LaneEnv): Lane =>
@@ -160,4 +169,4 @@ export const wsLane = (env: LaneEnv, binary: boolean): Lane =>
     // Timeouts as long as a scenario's: on a starved machine a handshake or a pong can take seconds.
     const transport = createWebSocketTransport({ baseUrl: env.url, WebSocket, useBinaryFormat: binary, maxMessageBytes: env.maxMessageBytes * 2, connectTimeoutMs: 60_000, heartbeatTimeoutMs: 60_000 });
     return { transport, close: () => transport.close() };
-  }, { bidi: true, churn: true });
+  }, { bidi: true, churn: true, rawReset: true });

@@ -157,6 +157,10 @@ else if (exitCode !== 0) reasons.push(`the server did not stop cleanly on SIGTER
 if (stuck().length > 0) reasons.push(`20 s after every client closed, the server still holds ${stuck().length} connections whose client end is closed (${stuck().map((r) => `${r.state} ${r.peer}`).join(", ")})`);
 if (!wsReleased(left)) reasons.push(`20 s after every client closed, the server still counts ${left?.wsConnections} WebSockets and ${left?.wsStreams} WebSocket streams`);
 if (tally.unexpectedTotal > 0) reasons.push(`${tally.unexpectedTotal} unexpected outcomes (listed above)`);
+// No scenario asks for INTERNAL: the server counting one is a fault, even when the client saw what it
+// expected (a client that reset its stream counted as INTERNAL was one: src/core/errors.ts resetByClient).
+const internal = Object.entries(left?.internal ?? {});
+if (internal.length > 0) reasons.push(`the server counted calls as INTERNAL: ${internal.map(([k, n]) => `${k} ${n}x`).join(", ")}`);
 if (chatResult.problems > 0) reasons.push(`${chatResult.problems} chat delivery problems (lost, duplicated or reordered messages; listed above)`);
 const knownLogs = server.logs.filter((l) => l.level >= 50 && !strict && knownLogDefect(l.line));
 const serverErrors = server.logs.filter((l) => l.level >= 50 && !knownLogs.includes(l));

@@ -113,6 +113,11 @@ export interface ScrapedMetrics {
   connectionsByTransport?: Record<string, number>;
   wsConnections?: number;
   wsStreams?: number;
+  /**
+   * Calls the server counted as INTERNAL, by protocol and method ("grpc example.ExampleService/Chatter"):
+   * the soak's clients never ask for one, so each is a server fault (or a client's doing counted as one).
+   */
+  internal?: Record<string, number>;
 }
 
 /** Scrapes /metrics on a connection of its own (closed after), or undefined when not served. */
@@ -137,6 +142,11 @@ export function parseMetrics(text: string): ScrapedMetrics {
     for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+)$`, "gm"))) total = (total ?? 0) + Number(m[1]);
     return total;
   };
+  const internal: Record<string, number> = {};
+  for (const m of text.matchAll(/^oneport_server_handled_total\{([^}]*)\} ([0-9.eE+-]+)$/gm)) {
+    const labels = Object.fromEntries([...m[1].matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
+    if (labels.code === "Internal" && Number(m[2]) > 0) internal[`${labels.protocol} ${labels.service}/${labels.method}`] = Number(m[2]);
+  }
   const byTransport: Record<string, number> = {};
   for (const m of text.matchAll(/^oneport_connections_open\{transport="([^"]*)"\} ([0-9.eE+-]+)$/gm)) byTransport[m[1]] = Number(m[2]);
   return {
@@ -145,6 +155,7 @@ export function parseMetrics(text: string): ScrapedMetrics {
     connections: sum("oneport_connections_open"),
     wsConnections: sum("oneport_websocket_connections_open"),
     wsStreams: sum("oneport_websocket_streams_open"),
+    internal,
   };
 }
 

@@ -114,7 +114,14 @@ describe("soak settings", () => {
 describe("server figures", () => {
   it("sums the watched metrics over their labels and leaves absent ones undefined", () => {
     const text = '# HELP oneport_connections_open x\noneport_connections_open{transport="h1"} 3\noneport_connections_open{transport="h2"} 2\nnodejs_heap_size_used_bytes 1.5e6\noneport_websocket_streams_open 0\n';
-    assert.deepEqual(parseMetrics(text), { heapUsed: 1.5e6, connections: 5, connectionsByTransport: { h1: 3, h2: 2 }, wsConnections: undefined, wsStreams: 0 });
+    assert.deepEqual(parseMetrics(text), { heapUsed: 1.5e6, connections: 5, connectionsByTransport: { h1: 3, h2: 2 }, wsConnections: undefined, wsStreams: 0, internal: {} });
+  });
+
+  it("lists the calls counted as INTERNAL by protocol and method, and no other code", () => {
+    const line = (protocol: string, method: string, code: string, n: number) =>
+      `oneport_server_handled_total{protocol="${protocol}",service="example.ExampleService",method="${method}",type="server_stream",code="${code}"} ${n}\n`;
+    const text = line("connect", "SayHelloStream", "Internal", 31) + line("connect", "SayHelloStream", "Canceled", 4) + line("grpc", "SayHello", "Internal", 0) + line("grpc", "Chatter", "OK", 9);
+    assert.deepEqual(parseMetrics(text).internal, { "connect example.ExampleService/SayHelloStream": 31 });
   });
 
   it("tells sockets the server holds alone from those a client still holds and from kernel leftovers", () => {
