@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
+import * as grpc from "@grpc/grpc-js";
 import fc from "fast-check";
+import { createGrpcJsClient } from "../../src/client/grpc-js.js";
+import { ExampleService } from "../../src/gen/example/example_pb.js";
 import { encodeGrpcMessage } from "../../src/rpc/wire.js";
+import { startServer } from "../support/server.js";
+
+const { port } = await startServer();
 
 describe("grpc-message percent-encoding (gRPC over HTTP/2 spec)", () => {
   it("leaves printable ASCII other than % as it is, so decodeURI-based clients (grpc-js) show it", () => {
@@ -23,13 +29,9 @@ describe("grpc-message percent-encoding (gRPC over HTTP/2 spec)", () => {
 });
 
 // Calls connect-node serves (client and bidi streams over gRPC) used its encodeURIComponent: grpc-js
-// (decodeURI) showed "%3A" for ":" and "%7B" ... to its users. Both paths now send the same text.
-describe("grpc-message as grpc-js shows it, on the fast path and on connect-node's", async () => {
-  const { startServer } = await import("../support/server.js");
-  const { createGrpcJsClient } = await import("../../src/client/grpc-js.js");
-  const { ExampleService } = await import("../../src/gen/example/example_pb.js");
-  const grpc = await import("@grpc/grpc-js");
-  const { port } = await startServer();
+// (decodeURI, which leaves reserved characters encoded) showed "%3A" for every ":" to its users.
+// Both paths now send the same text.
+describe("grpc-message as grpc-js shows it, on the fast path and on connect-node's", () => {
   const client = createGrpcJsClient(ExampleService, `127.0.0.1:${port}`);
   const expected = 'name must not be empty: send HelloRequest{name: "Bob"}';
   type Err = { code: number; details: string };

@@ -9,18 +9,10 @@ import type { LaneEnv, Scenario } from "./lane.js";
 export interface ResetCall {
   path: string;
   contentType: string;
-  /** The first message as a length-prefixed frame (5-byte envelope, uncompressed). */
+  /** The first message as a length-prefixed frame (src/rpc/wire.ts envelope, uncompressed). */
   body(): Uint8Array;
   /** Whether the request side stays open (a bidi or client stream) or ends with the message. */
   open: boolean;
-}
-
-/** A length-prefixed message (gRPC and Connect streaming envelope, uncompressed). */
-export function envelope(body: Uint8Array): Uint8Array {
-  const b = Buffer.alloc(5 + body.length);
-  b.writeUInt32BE(body.length, 1);
-  b.set(body, 5);
-  return b;
 }
 
 /** The scenario, on a raw HTTP/2 session of its own (a new one when the server closed the last). */

@@ -6,7 +6,8 @@ import * as grpc from "@grpc/grpc-js";
 import { createGrpcJsClient } from "../../src/client/grpc-js.js";
 import { ExampleService, HelloRequestSchema, type HelloResponse } from "../../src/gen/example/example_pb.js";
 import { TranscodingService } from "../../src/gen/oneport/testing/v1/transcoding_pb.js";
-import { envelope, resetScenario } from "./h2-reset.js";
+import { envelope } from "../../src/rpc/wire.js";
+import { resetScenario } from "./h2-reset.js";
 import type { Lane, LaneEnv } from "./lane.js";
 
 type Client = ReturnType<typeof createGrpcJsClient>;
@@ -43,7 +44,7 @@ export function grpcLane(env: LaneEnv): Lane {
   let seq = 0;
   const name = () => `grpc-${++seq}`;
   // A bidi stream reset mid-call with INTERNAL_ERROR (grpc-js sends CANCEL); connect-node serves it.
-  const reset = resetScenario(P, env, { path: `/${M}Chatter`, contentType: "application/grpc", open: true, body: () => envelope(toBinary(HelloRequestSchema, create(HelloRequestSchema, { name: name() }))) }, "bidi");
+  const reset = resetScenario(P, env, { path: `/${M}Chatter`, contentType: "application/grpc", open: true, body: () => envelope(0, toBinary(HelloRequestSchema, create(HelloRequestSchema, { name: name() }))) }, "bidi");
   const stream = (req: object, opts: grpc.CallOptions = {}) => (c.sayHelloStream as (r: object, o: grpc.CallOptions) => grpc.ClientReadableStream<HelloResponse>)(req, opts);
   const chatter = () => (c.chatter as () => grpc.ClientDuplexStream<object, HelloResponse>)();
   return {

@@ -8,7 +8,8 @@ import { WebSocket } from "ws";
 import { createWebSocketTransport } from "../../src/client/index.js";
 import { ExampleService, HelloStreamRequestSchema } from "../../src/gen/example/example_pb.js";
 import { TranscodingService } from "../../src/gen/oneport/testing/v1/transcoding_pb.js";
-import { envelope, resetScenario } from "./h2-reset.js";
+import { envelope } from "../../src/rpc/wire.js";
+import { resetScenario } from "./h2-reset.js";
 import type { Lane, LaneEnv, Scenario } from "./lane.js";
 
 /** A transport and how to release what it holds. */
@@ -137,7 +138,7 @@ function scenarios(protocol: string, env: LaneEnv, make: () => Made, caps: Caps)
   }
   // A Connect server stream (connect-node serves it) reset mid-way with INTERNAL_ERROR.
   const reset = caps.rawReset
-    ? resetScenario(protocol, env, { path: `/${M}SayHelloStream`, contentType: "application/connect+proto", open: false, body: () => envelope(toBinary(HelloStreamRequestSchema, create(HelloStreamRequestSchema, { name: name(), count: 3, intervalMs: 2000 }))) }, "server stream")
+    ? resetScenario(protocol, env, { path: `/${M}SayHelloStream`, contentType: "application/connect+proto", open: false, body: () => envelope(0, toBinary(HelloStreamRequestSchema, create(HelloStreamRequestSchema, { name: name(), count: 3, intervalMs: 2000 }))) }, "server stream")
     : undefined;
   if (reset) list.push(reset);
   return { list, close: async () => void (reset?.close(), await main.close()) };
@@ -169,4 +170,4 @@ export const wsLane = (env: LaneEnv, binary: boolean): Lane =>
     // Timeouts as long as a scenario's: on a starved machine a handshake or a pong can take seconds.
     const transport = createWebSocketTransport({ baseUrl: env.url, WebSocket, useBinaryFormat: binary, maxMessageBytes: env.maxMessageBytes * 2, connectTimeoutMs: 60_000, heartbeatTimeoutMs: 60_000 });
     return { transport, close: () => transport.close() };
-  }, { bidi: true, churn: true, rawReset: true });
+  }, { bidi: true, churn: true });
