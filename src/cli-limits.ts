@@ -14,6 +14,8 @@ const limitRows: Row<keyof Limits>[] = [
   ["maxConnections", "most TCP connections at once; 0 = unlimited"],
   ["maxConcurrentStreams", "most streams per HTTP/2 connection"],
   ["maxHeaderBytes", "largest request header block (431 / RST_STREAM)"],
+  ["maxHeaderCount", "most header fields in a request (431 / RST_STREAM)"],
+  ["http2MaxSessionMemoryMb", "MiB one HTTP/2 connection may hold; new streams refused beyond"],
   ["headersTimeoutMs", "time to send request headers / finish TLS handshake"],
   ["requestTimeoutMs", "time for a whole HTTP/1.1 request to arrive; 0 = none"],
   ["idleTimeoutMs", "close connections with no request in flight; 0 = never"],

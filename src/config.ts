@@ -50,6 +50,10 @@ export interface Limits {
   maxUnreadBodyBytes: number;
   /** Largest request header block in bytes (HTTP/1.1 431, HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE; WebSocket upgrades too). */
   maxHeaderBytes: number;
+  /** Most header fields in one request, not counting HTTP/2's pseudo-headers (HTTP/1.1 431, HTTP/2 RST_STREAM(ENHANCE_YOUR_CALM); WebSocket upgrades too). */
+  maxHeaderCount: number;
+  /** Memory one HTTP/2 connection may hold in MiB (header tables, queued frames, data waiting for a slow reader); past it new streams on that connection are refused with RST_STREAM(ENHANCE_YOUR_CALM), existing ones go on. */
+  http2MaxSessionMemoryMb: number;
   /** PING, SETTINGS and client stream resets (RST_STREAM) an HTTP/2 connection may send per second on average; past it GOAWAY(ENHANCE_YOUR_CALM) (0 = no limit). */
   http2ControlFrameRate: number;
   /** How many such HTTP/2 frames may come at once before http2ControlFrameRate applies (at most 900: below nghttp2's own reset limit, see docs/hardening.md). */
@@ -104,6 +108,8 @@ export const defaultLimits: Limits = {
   idleTimeoutMs: 120_000,
   maxUnreadBodyBytes: 256 * 1024,
   maxHeaderBytes: 16 * 1024,
+  maxHeaderCount: 128,
+  http2MaxSessionMemoryMb: 64,
   http2ControlFrameRate: 100,
   http2ControlFrameBurst: 500,
   http2RapidResetBurst: 100,
@@ -132,7 +138,7 @@ export function resolveOptions(opts: Partial<ServerOptions>): ResolvedOptions {
     (limits as unknown as Record<string, number>)[k] = v;
   }
   if (limits.maxMessageBytes < 1) throw new Error("limit maxMessageBytes must be at least 1");
-  for (const k of ["headersTimeoutMs", "maxHeaderBytes", "maxConcurrentStreams", "http2ControlFrameBurst", "http2RapidResetBurst"] as const) {
+  for (const k of ["headersTimeoutMs", "maxHeaderBytes", "maxHeaderCount", "http2MaxSessionMemoryMb", "maxConcurrentStreams", "http2ControlFrameBurst", "http2RapidResetBurst"] as const) {
     if (limits[k] < 1) throw new Error(`limit ${k} must be at least 1 (it guards against abuse and cannot be turned off)`);
   }
   // nghttp2 (Node 20) answers its 1000th rapid reset with a GOAWAY that leaves the connection open,

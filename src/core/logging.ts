@@ -52,14 +52,22 @@ async function logged(logger: Logger, next: Parameters<Interceptor>[0], req: Par
   }
 }
 
-// The stream as the client reads it, calling `done` once when it ends or fails (not when the reader
-// stops early, as before). An iterator object rather than an async generator around `yield*`: a
-// chat fan-out pays the generator's promise hops once per subscriber and message.
+// The stream as the client reads it, calling `done` once: when it ends or fails, or with CANCELED
+// when the reader stops early or reports that it could not deliver a response (connect-node throws
+// its write error in; the client went away). An iterator object rather than an async generator
+// around `yield*`: a chat fan-out pays the generator's promise hops once per subscriber and message.
 function logEnd<T>(message: AsyncIterable<T>, done: (err?: unknown) => void): AsyncIterable<T> {
   return {
     [Symbol.asyncIterator]() {
       const it = message[Symbol.asyncIterator]();
       let over = false;
+      // A read still pending when the reader stops settles later: the call is logged once.
+      let logged = false;
+      const once = (err?: unknown) => {
+        if (logged) return;
+        logged = true;
+        done(err);
+      };
       const end = (v?: unknown) => Promise.resolve({ value: v, done: true } as IteratorResult<T>);
       return {
         next: () =>
@@ -69,22 +77,30 @@ function logEnd<T>(message: AsyncIterable<T>, done: (err?: unknown) => void): As
                 (r) => {
                   if (r.done === true) {
                     over = true;
-                    done();
+                    once();
                   }
                   return r;
                 },
                 (e: unknown) => {
                   over = true;
-                  done(e);
+                  once(e);
                   throw e;
                 },
               ),
         return: (v?: unknown) => {
           if (over) return end(v);
           over = true;
+          once(wentAway());
           return it.return ? it.return(v) : end(v);
+        },
+        throw: (e?: unknown) => {
+          over = true;
+          once(e instanceof ConnectError ? e : wentAway());
+          return it.throw ? it.throw(e) : Promise.reject(e);
         },
       };
     },
   };
 }
+
+const wentAway = () => new ConnectError("the client went away", Code.Canceled);

@@ -52,10 +52,12 @@ export function createListener(limits: Limits, tls: TlsOptions | undefined, hand
   const h2opts: http2.ServerOptions = {
     // enableConnectProtocol: WebSockets over HTTP/2 streams (RFC 8441, src/ws/http2-connect.ts).
     settings: { maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: limits.maxHeaderBytes, enableConnectProtocol: true },
-    maxSessionMemory: 64,
+    maxSessionMemory: limits.http2MaxSessionMemoryMb,
+    // nghttp2 counts the pseudo-headers too; a request has four (:method, :scheme, :authority, :path).
+    maxHeaderListPairs: limits.maxHeaderCount + 4,
   };
   // TLS (when configured) is terminated before these servers: they get plain or TLS sockets alike.
-  const h2 = http2.createServer(h2opts);
+  const h2 = http2.createServer(h2opts); (globalThis as any).__h2 = h2;
   h2.on("request", (req, res) => {
     if (req instanceof http2.Http2ServerRequest) req.stream.once("finish", () => drainUnreadBody(req, 2 * limits.maxMessageBytes));
     handlers.request(req, res);
@@ -82,7 +84,16 @@ export function createListener(limits: Limits, tls: TlsOptions | undefined, hand
     // Node checks both timeouts only this often (30 s by default, which would triple a 10 s limit).
     connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
   });
+  // Node's parser keeps at most maxHeadersCount fields and drops the rest without a word: one more
+  // than allowed tells a request over the limit, which gets 431 as HTTP/2 gets its reset.
+  h1.maxHeadersCount = limits.maxHeaderCount + 1;
+  const tooManyHeaders = (req: http.IncomingMessage) => req.rawHeaders.length > 2 * limits.maxHeaderCount;
   h1.on("request", (req, res) => {
+    if (tooManyHeaders(req)) {
+      res.shouldKeepAlive = false;
+      res.writeHead(431, { "content-length": 0 }).end();
+      return;
+    }
     if (closing) res.shouldKeepAlive = false;
     handlers.request(req, res);
   });
@@ -143,7 +154,8 @@ export function createListener(limits: Limits, tls: TlsOptions | undefined, hand
   }
 
   function upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer) {
-    if (closing || !handlers.upgrade(req, socket, head)) {
+    if (tooManyHeaders(req)) socket.end("HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+    else if (closing || !handlers.upgrade(req, socket, head)) {
       socket.end("HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
     }
   }

@@ -72,7 +72,8 @@ function countRequests(req: StreamRequest, cells: CallCells): AnyRequest {
 
 // The response side of server and bidi streams: an iterator object rather than an async generator
 // (no generator frame per message) that records the end exactly once: OK when the source is done,
-// the error's code when it fails, CANCELED when the consumer stops early (the client went away).
+// the error's code when it fails, CANCELED when the consumer stops early or reports that it could
+// not write (the client went away).
 function countResponses(res: StreamResponse, cells: CallCells, start: number): AsyncIterable<unknown> {
   const src = res.message;
   return {
@@ -101,8 +102,10 @@ function countResponses(res: StreamResponse, cells: CallCells, start: number): A
           end(Code.Canceled);
           return it.return ? it.return(v) : Promise.resolve({ done: true as const, value: v });
         },
+        // The consumer could not deliver a response (connect-node throws its write error in here):
+        // the client went away, whatever Node's error says.
         throw: (e?: unknown) => {
-          end(codeOf(e));
+          end(e instanceof ConnectError ? e.code : Code.Canceled);
           return it.throw ? it.throw(e) : Promise.reject(e);
         },
       };

@@ -2,7 +2,13 @@
 // (options validation, CLI flags and environment).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import http2 from "node:http2";
+import { setTimeout } from "node:timers/promises";
+import * as grpc from "@grpc/grpc-js";
 import WebSocket from "ws";
+import { createGrpcJsClient } from "../../src/client/grpc-js.js";
+import { ExampleService, type HelloResponse } from "../../src/gen/example/example_pb.js";
+import { envelope } from "../../src/rpc/wire.js";
 import { parseCli, usage } from "../../src/cli-config.js";
 import { defaultLimits, resolveOptions } from "../../src/config.js";
 import { startServer } from "../support/server.js";
@@ -52,6 +58,119 @@ describe("maxHeaderBytes", { timeout: 30_000 }, async () => {
   });
 });
 
+describe("maxHeaderCount", { timeout: 30_000 }, async () => {
+  const { url, port } = await startServer({ limits: { maxHeaderCount: 20 } });
+  // `host` plus n-1 more fields: n in all.
+  const fields = (n: number) => Array.from({ length: n - 1 }, (_, i) => `x-f${i}: v\r\n`).join("");
+
+  it("answers an HTTP/1.1 request with more header fields with 431 and closes only that connection", async () => {
+    const c = await RawConn.open(port);
+    c.write(`GET /healthz HTTP/1.1\r\nhost: x\r\n${fields(21)}\r\n`);
+    await c.untilClosed();
+    assert.match(c.data, /^HTTP\/1\.1 431 /);
+    await probe(url, "after");
+  });
+
+  it("serves an HTTP/1.1 request with exactly the limit", async () => {
+    const c = await RawConn.open(port);
+    c.write(`GET /healthz HTTP/1.1\r\nhost: x\r\n${fields(19)}connection: close\r\n\r\n`);
+    await c.untilClosed();
+    assert.match(c.data, /^HTTP\/1\.1 200 /);
+  });
+
+  it("refuses a WebSocket upgrade with more header fields with 431", async () => {
+    const headers = Object.fromEntries(Array.from({ length: 25 }, (_, i) => [`x-f${i}`, "v"]));
+    const status = await new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { headers });
+      ws.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on("open", () => reject(new Error("upgraded")));
+      ws.on("error", () => {});
+    });
+    assert.equal(status, 431);
+  });
+
+  it("resets an HTTP/2 stream with more header fields (grpc-js: RESOURCE_EXHAUSTED), and the connection serves the next call", async () => {
+    const client = createGrpcJsClient(ExampleService, `127.0.0.1:${port}`);
+    type Cb = (err: grpc.ServiceError | null, res?: HelloResponse) => void;
+    const hello = (n: number) =>
+      new Promise<{ err?: grpc.ServiceError; res?: HelloResponse }>((resolve) => {
+        const md = new grpc.Metadata();
+        for (let i = 0; i < n; i++) md.set(`x-f${i}`, "v");
+        (client.sayHello as (r: object, m: grpc.Metadata, cb: Cb) => void)({ name: "Bob" }, md, (err, res) => resolve(err ? { err } : { res }));
+      });
+    try {
+      const refused = await hello(25);
+      assert.equal(refused.err?.code, grpc.status.RESOURCE_EXHAUSTED, String(refused.err));
+      // grpc-js's own fields (te, content-type, user-agent, ...) and 10 more are within 20.
+      assert.equal((await hello(10)).res?.message, "Hello, Bob");
+    } finally {
+      client.close();
+    }
+  });
+});
+
+describe("http2MaxSessionMemoryMb", { timeout: 30_000 }, async () => {
+  const { url } = await startServer({ limits: { http2MaxSessionMemoryMb: 1 } });
+
+  /** A Connect server stream of ~50 KB messages on `session`, its response left unread. */
+  function unreadStream(session: http2.ClientHttp2Session): Promise<http2.ClientHttp2Stream> {
+    const body = envelope(0, Buffer.from(JSON.stringify({ name: "a".repeat(50_000), count: 100 })));
+    const s = session.request({ ":method": "POST", ":path": "/example.ExampleService/SayHelloStream", "content-type": "application/connect+json" });
+    s.end(body);
+    return new Promise((resolve, reject) => {
+      s.once("response", () => {
+        s.pause();
+        resolve(s);
+      });
+      s.once("error", reject);
+    });
+  }
+
+  /** A unary Connect call on `session`: the HTTP status, or the RST_STREAM code it got. */
+  function call(session: http2.ClientHttp2Session): Promise<string> {
+    return new Promise((resolve) => {
+      const s = session.request({ ":method": "POST", ":path": "/example.ExampleService/SayHello", "content-type": "application/json" });
+      s.end('{"name":"Bob"}');
+      let status = 0;
+      s.on("response", (h) => (status = Number(h[":status"])));
+      s.on("data", () => {});
+      s.on("end", () => resolve(`status ${status}`));
+      s.on("error", () => resolve(`reset ${s.rstCode}`));
+    });
+  }
+
+  /** Calls on `session` until one answers `want` (at most 5 s); returns what the last call got. */
+  async function callUntil(session: http2.ClientHttp2Session, want: string): Promise<string> {
+    const end = Date.now() + 5000;
+    let got = await call(session);
+    while (got !== want && Date.now() < end) {
+      await setTimeout(50);
+      got = await call(session);
+    }
+    return got;
+  }
+
+  it("refuses new streams on a connection holding more, while other connections are served", async () => {
+    const session = http2.connect(url);
+    session.on("error", () => {});
+    try {
+      assert.equal(await call(session), "status 200");
+      // Each stream's first message waits in the server's send queue (the client's window is full);
+      // 40 of them hold about 2 MB.
+      const big = await Promise.all(Array.from({ length: 40 }, () => unreadStream(session)));
+      assert.equal(await callUntil(session, `reset ${http2.constants.NGHTTP2_ENHANCE_YOUR_CALM}`), `reset ${http2.constants.NGHTTP2_ENHANCE_YOUR_CALM}`, "a new stream is refused while the unread data is held");
+      await probe(url, "another connection");
+      for (const s of big) s.close(http2.constants.NGHTTP2_CANCEL);
+      const fresh = http2.connect(url);
+      fresh.on("error", () => {});
+      assert.equal(await call(fresh), "status 200", "the client is served on a new connection");
+      fresh.close();
+    } finally {
+      session.destroy();
+    }
+  });
+});
+
 describe("limit settings", () => {
   it("has safe defaults for every limit", () => {
     const l = resolveOptions({}).limits;
@@ -66,6 +185,8 @@ describe("limit settings", () => {
     assert.throws(() => resolveOptions({ limits: { idleTimeoutMs: -1 } }), /non-negative integer/);
     assert.throws(() => resolveOptions({ limits: { http2ControlFrameBurst: 1000 } }), /http2ControlFrameBurst must be at most 900/);
     assert.throws(() => resolveOptions({ limits: { http2RapidResetBurst: 0 } }), /http2RapidResetBurst must be at least 1/);
+    assert.throws(() => resolveOptions({ limits: { maxHeaderCount: 0 } }), /maxHeaderCount must be at least 1/);
+    assert.throws(() => resolveOptions({ limits: { http2MaxSessionMemoryMb: 0 } }), /http2MaxSessionMemoryMb must be at least 1/);
     assert.equal(resolveOptions({ limits: { floodCooldownMs: 0 } }).limits.floodCooldownMs, 0, "the cool-down can be switched off");
   });
 
@@ -79,9 +200,11 @@ describe("limit settings", () => {
 
   it("reads every limit from a flag or the environment, flags first", () => {
     const cfg = parseCli(
-      ["--headers-timeout-ms", "3000", "--max-header-bytes", "8192", "--http2-control-frame-rate", "50", "--ws-max-streams-per-connection", "16"],
-      { REQUEST_TIMEOUT_MS: "60000", HEADERS_TIMEOUT_MS: "9999", MAX_CONNECTIONS: "100", WS_MAX_BUFFERED_BYTES: "65536" },
+      ["--headers-timeout-ms", "3000", "--max-header-bytes", "8192", "--http2-control-frame-rate", "50", "--ws-max-streams-per-connection", "16", "--max-header-count", "64"],
+      { REQUEST_TIMEOUT_MS: "60000", HEADERS_TIMEOUT_MS: "9999", MAX_CONNECTIONS: "100", WS_MAX_BUFFERED_BYTES: "65536", HTTP2_MAX_SESSION_MEMORY_MB: "32" },
     );
+    assert.equal(cfg.server.limits?.maxHeaderCount, 64);
+    assert.equal(cfg.server.limits?.http2MaxSessionMemoryMb, 32);
     assert.equal(cfg.server.limits?.headersTimeoutMs, 3000);
     assert.equal(cfg.server.limits?.requestTimeoutMs, 60000);
     assert.equal(cfg.server.limits?.maxHeaderBytes, 8192);

@@ -60,3 +60,45 @@ describe("a client's RST_STREAM during a stream", () => {
     }
   }
 });
+
+// A client that stops reading a fast stream and then resets it: the server is blocked writing (flow
+// control), not waiting in the implementation, so the reset shows as a failed write (connect-node
+// throws it into the response stream) or a closed stream (the fast path stops reading). Same answer:
+// counted and logged once as Canceled, and the implementation is stopped.
+const fast = create(HelloStreamRequestSchema, { name: "x".repeat(50_000), count: 100 });
+const unread = [
+  { protocol: "connect", headers: { "content-type": "application/connect+json" }, body: envelope(0, Buffer.from(toJsonString(HelloStreamRequestSchema, fast))) },
+  { protocol: "grpc", headers: { "content-type": "application/grpc", te: "trailers" }, body: envelope(0, toBinary(HelloStreamRequestSchema, fast)) },
+  { protocol: "grpc-web", headers: { "content-type": "application/grpc-web+proto" }, body: envelope(0, toBinary(HelloStreamRequestSchema, fast)) },
+];
+
+describe("a client's RST_STREAM while the server waits to write", () => {
+  for (const { protocol, headers, body } of unread) {
+    it(`${protocol} SayHelloStream: counted and logged once as Canceled`, async () => {
+      const labels = example(protocol, "SayHelloStream");
+      const session = http2.connect(url);
+      try {
+        const handled = (s: Scrape, c?: string) => valueOf(s, "oneport_server_handled_total", c ? { ...labels, code: c } : labels);
+        const first = await scrapeUntil(url, () => true);
+        const req = session.request({ ":method": "POST", ":path": "/example.ExampleService/SayHelloStream", ...headers });
+        req.on("error", () => {});
+        req.end(body);
+        await new Promise((resolve) => req.once("response", resolve));
+        req.pause();
+        // The server sent what the client's window takes and waits for it to read.
+        const before = await scrapeUntil(url, (s) => valueOf(s, "oneport_server_msg_sent_total", labels) > valueOf(first, "oneport_server_msg_sent_total", labels));
+        assert.equal(handled(before), handled(first), "the stream is still running");
+        lines.length = 0;
+        req.close(http2.constants.NGHTTP2_CANCEL);
+        const after = await scrapeUntil(url, (s) => handled(s) === handled(before) + 1);
+        assert.equal(handled(after, "Canceled") - handled(before, "Canceled"), 1, "counted as Canceled");
+        const callLines = () => lines.filter((l) => l.msg === "call" || l.msg === "call failed");
+        for (let i = 0; i < 100 && callLines().length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+        assert.deepEqual(callLines().map((l) => l.code), ["canceled"], "logged once, as canceled");
+        assert.deepEqual(lines.filter((l) => l.level >= 50), [], "nothing logged as an error");
+      } finally {
+        session.destroy();
+      }
+    });
+  }
+});
