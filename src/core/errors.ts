@@ -137,9 +137,27 @@ function sanitized<T>(message: AsyncIterable<T>, id: string, req: AnyRequest, lo
           over = true;
           return it.return ? it.return(v).then(undefined, fail) : end(v);
         },
+        // The reader could not deliver (see consumerFailure): everything inside is stopped with
+        // return(), so the implementation's finally blocks run. Not passed on as a throw: connect's
+        // stream generators end on a throw without closing what they delegate to (nothing would ever
+        // tell the implementation), and an implementation has nothing to do with a failed write.
+        throw: (e?: unknown) => {
+          const stop = over || !it.return ? end() : it.return().then(undefined, () => end());
+          over = true;
+          return stop.then(() => Promise.reject(e));
+        },
       };
     },
   };
+}
+
+/**
+ * What a response stream's reader threw into it (connect-node throws its failed write: Node's
+ * ERR_HTTP2_INVALID_STREAM and the like) as the call's outcome: the client went away. Everything
+ * that comes up from inside the error guard is already a ConnectError, so a ConnectError is kept.
+ */
+export function consumerFailure(e: unknown): ConnectError {
+  return e instanceof ConnectError ? e : new ConnectError("the client went away", Code.Canceled);
 }
 
 /** The error as the client may see it (see errorInterceptor). */

@@ -1,5 +1,6 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { consumerFailure } from "./errors.js";
 import { protocolKey } from "./pipeline.js";
 
 /** The protocol of a call, from the context (set by oneport's adapters) or else the content type. */
@@ -90,17 +91,15 @@ function logEnd<T>(message: AsyncIterable<T>, done: (err?: unknown) => void): As
         return: (v?: unknown) => {
           if (over) return end(v);
           over = true;
-          once(wentAway());
+          once(consumerFailure(undefined));
           return it.return ? it.return(v) : end(v);
         },
+        // Passed on: the error guard inside stops the implementation (see consumerFailure).
         throw: (e?: unknown) => {
-          over = true;
-          once(e instanceof ConnectError ? e : wentAway());
+          once(consumerFailure(e));
           return it.throw ? it.throw(e) : Promise.reject(e);
         },
       };
     },
   };
 }
-
-const wentAway = () => new ConnectError("the client went away", Code.Canceled);

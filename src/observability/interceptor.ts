@@ -1,4 +1,5 @@
 import { Code, ConnectError, type Interceptor, type StreamRequest, type StreamResponse } from "@connectrpc/connect";
+import { consumerFailure } from "../core/errors.js";
 import { protocolOf } from "../core/logging.js";
 import { protocolKey } from "../core/pipeline.js";
 import type { CallCells, CallTable } from "./calls.js";
@@ -105,7 +106,7 @@ function countResponses(res: StreamResponse, cells: CallCells, start: number): A
         // The consumer could not deliver a response (connect-node throws its write error in here):
         // the client went away, whatever Node's error says.
         throw: (e?: unknown) => {
-          end(e instanceof ConnectError ? e.code : Code.Canceled);
+          end(consumerFailure(e).code);
           return it.throw ? it.throw(e) : Promise.reject(e);
         },
       };

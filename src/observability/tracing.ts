@@ -1,5 +1,6 @@
 import { Code, ConnectError, type Interceptor, type StreamResponse } from "@connectrpc/connect";
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Span, type TextMapGetter } from "@opentelemetry/api";
+import { consumerFailure } from "../core/errors.js";
 import { protocolOf } from "../core/logging.js";
 import type { TracingOptions } from "./options.js";
 
@@ -69,7 +70,8 @@ async function* endWithStream(res: StreamResponse, span: Span): AsyncIterable<un
     yield* res.message;
     outcome = {};
   } catch (e) {
-    outcome = { err: e };
+    // A reader's failed write thrown in (consumerFailure): the client went away.
+    outcome = { err: consumerFailure(e) };
     throw e;
   } finally {
     finish(span, outcome === undefined ? new ConnectError("the stream was cancelled", Code.Canceled) : outcome.err);

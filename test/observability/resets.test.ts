@@ -7,7 +7,8 @@ import * as http2 from "node:http2";
 import { describe, it } from "node:test";
 import { create, toBinary, toJsonString } from "@bufbuild/protobuf";
 import pino from "pino";
-import { HelloRequestSchema, HelloStreamRequestSchema } from "../../src/gen/example/example_pb.js";
+import { service } from "../../src/config.js";
+import { ExampleService, HelloRequestSchema, HelloStreamRequestSchema } from "../../src/gen/example/example_pb.js";
 import { envelope } from "../../src/rpc/wire.js";
 import { startServer } from "../support/server.js";
 import { valueOf, type Scrape } from "./prom.js";
@@ -16,6 +17,23 @@ import { example, scrapeUntil } from "./support.js";
 const lines: Array<{ level: number; msg: string; code?: string }> = [];
 const logger = pino({ level: "debug" }, { write: (l: string) => void lines.push(JSON.parse(l)) });
 const { url } = await startServer({ logger });
+// A server whose SayHelloStream sends fast, counting the implementations still running.
+let running = 0;
+const fastServer = await startServer({
+  logger,
+  services: [
+    service(ExampleService, {
+      async *sayHelloStream(req) {
+        running++;
+        try {
+          for (let i = 0; i < req.count; i++) yield { message: req.name };
+        } finally {
+          running--;
+        }
+      },
+    }),
+  ],
+});
 
 const slow = create(HelloStreamRequestSchema, { name: "Slow", count: 100, intervalMs: 10_000 });
 // The three HTTP/2 protocols' server streams (Connect goes through connect-node, gRPC and gRPC-Web take
@@ -64,8 +82,8 @@ describe("a client's RST_STREAM during a stream", () => {
 // A client that stops reading a fast stream and then resets it: the server is blocked writing (flow
 // control), not waiting in the implementation, so the reset shows as a failed write (connect-node
 // throws it into the response stream) or a closed stream (the fast path stops reading). Same answer:
-// counted and logged once as Canceled, and the implementation is stopped.
-const fast = create(HelloStreamRequestSchema, { name: "x".repeat(50_000), count: 100 });
+// counted and logged once as Canceled, and the implementation is stopped (its finally block runs).
+const fast = create(HelloStreamRequestSchema, { name: "x".repeat(50_000), count: 1000 });
 const unread = [
   { protocol: "connect", headers: { "content-type": "application/connect+json" }, body: envelope(0, Buffer.from(toJsonString(HelloStreamRequestSchema, fast))) },
   { protocol: "grpc", headers: { "content-type": "application/grpc", te: "trailers" }, body: envelope(0, toBinary(HelloStreamRequestSchema, fast)) },
@@ -76,6 +94,7 @@ describe("a client's RST_STREAM while the server waits to write", () => {
   for (const { protocol, headers, body } of unread) {
     it(`${protocol} SayHelloStream: counted and logged once as Canceled`, async () => {
       const labels = example(protocol, "SayHelloStream");
+      const url = fastServer.url;
       const session = http2.connect(url);
       try {
         const handled = (s: Scrape, c?: string) => valueOf(s, "oneport_server_handled_total", c ? { ...labels, code: c } : labels);
@@ -96,6 +115,8 @@ describe("a client's RST_STREAM while the server waits to write", () => {
         for (let i = 0; i < 100 && callLines().length === 0; i++) await new Promise((r) => setTimeout(r, 50));
         assert.deepEqual(callLines().map((l) => l.code), ["canceled"], "logged once, as canceled");
         assert.deepEqual(lines.filter((l) => l.level >= 50), [], "nothing logged as an error");
+        for (let i = 0; i < 100 && running > 0; i++) await new Promise((r) => setTimeout(r, 50));
+        assert.equal(running, 0, `the implementation was stopped (${protocol})`);
       } finally {
         session.destroy();
       }
