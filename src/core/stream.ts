@@ -105,6 +105,7 @@ export function invokeStream(
                       return r;
                     }),
                   return: it.return ? (v?: unknown) => it.return!(v) : undefined,
+                  throw: it.throw ? (e?: unknown) => it.throw!(e) : undefined,
                 };
           if (state.s === "starting") state = { s: "running", it: wrapped };
           return wrapped;
@@ -147,6 +148,16 @@ export function invokeStream(
           if (s.s === "running") return stop(s.it);
           if (s.s === "starting") return s.p.then(stop, () => ({ value: undefined, done: true as const }));
           return Promise.resolve({ value: undefined, done: true });
+        },
+        // The reader ends the call with an error of its own (the WebSocket bridge: a client that reads
+        // too slowly, a message over the send limit): the interceptors record that error, and the
+        // error guard stops the implementation (src/core/errors.ts consumerFailure).
+        throw(e?: unknown): Promise<IteratorResult<Msg>> {
+          const s = state;
+          if (s.s !== "running" && s.s !== "starting") return this.return!();
+          state = { s: "done" };
+          const raise = (it: AsyncIterator<Msg>) => (it.throw ? it.throw(e) : it.return ? it.return() : Promise.resolve({ value: undefined, done: true as const }));
+          return s.s === "running" ? raise(s.it) : s.p.then(raise, () => ({ value: undefined, done: true as const }));
         },
       };
     },

@@ -225,7 +225,10 @@ export class WsCall {
     this.ctx.abort(reason);
     const it = this.iterator;
     this.iterator = undefined;
-    if (it?.return) it.return().catch(() => {});
+    // An error of the bridge's own (slow reader, send limit, its deadline timer, the client's
+    // cancel) is thrown in, so that metrics and the log line carry its code, not a bare cancel.
+    if (reason && it?.throw) it.throw(reason).catch(() => {});
+    else if (it?.return) it.return().catch(() => {});
     this.host.done(this.id);
   }
 

@@ -13,6 +13,8 @@ import { example, measure, scrapeUntil, type Delta } from "./support.js";
 import { valueOf } from "./prom.js";
 
 const { url, port } = await startServer();
+// Messages over 64 bytes are not sent: the call ends with RESOURCE_EXHAUSTED.
+const small = await startServer({ limits: { maxSendMessageBytes: 64 } });
 
 /** Asserts one finished call of `method` on `protocol` with `code`, and its histogram entry. */
 function assertCall(d: Delta, protocol: string, method: string, type: string, code: string, messages: { received: number; sent: number }) {
@@ -132,6 +134,17 @@ describe("per-call metrics", () => {
     await ws.until((fs) => fs.some((f) => f.id === "slow" && f.message !== undefined));
     ws.send({ id: "slow", cancel: true });
     await scrapeUntil(url, (s) => valueOf(s, "oneport_server_handled_total", l) === before + 1);
+  });
+
+  it("records a WebSocket stream the bridge ends itself (a message over the send limit) with that code, not as Canceled", async () => {
+    const ws = await connect(small.url);
+    const d = await measure(small.url, async () => {
+      ws.send({ id: "big", method: "example.ExampleService/SayHelloStream", message: { name: "x".repeat(100), count: 3 } });
+      assert.equal((await ws.stream("big")).at(-1)?.status?.code, "resource_exhausted");
+    });
+    // `sent` counts what the implementation answered: the one message that was then too large.
+    assertCall(d, "ws", "SayHelloStream", "server_stream", "ResourceExhausted", { received: 1, sent: 1 });
+    ws.close();
   });
 
   it("does not count requests for methods that do not exist (no label per garbage path)", async () => {
