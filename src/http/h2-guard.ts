@@ -107,6 +107,8 @@ export interface SessionLimits {
   http2RapidResetBurst: number;
   /** Streams a client may have open at once; with http2ControlFrameBurst, the new streams it may open per turn of the event loop. */
   maxConcurrentStreams: number;
+  /** Node's maxSessionMemory, in MiB: a session retires before Node's accounting of reset streams' unsent data reaches half of it. */
+  http2MaxSessionMemoryMb: number;
 }
 
 /**
@@ -169,6 +171,28 @@ export function guardSession(session: http2.ServerHttp2Session, limits: SessionL
     idle.unref();
   };
 
+  // Node (checked on 20.20) does not give back the session memory of data queued for a stream that
+  // is destroyed before the data went out: Http2Stream::Destroy drops its write queue without
+  // DecrementAvailableOutboundLength. Each client reset of a stream with unsent data (a reader that
+  // stopped reading, then cancelled) leaks that much of maxSessionMemory for good, and a long-lived
+  // connection (one grpc-js channel) ends up refusing every new stream with ENHANCE_YOUR_CALM. The
+  // unsent bytes are counted here (what the stream had not yet written: an over-estimate) and the
+  // connection is retired with a graceful GOAWAY at half the limit; its running streams finish and
+  // clients reconnect (docs/hardening.md).
+  const leakBudget = (limits.http2MaxSessionMemoryMb * 1024 * 1024) / 2;
+  let leaked = 0;
+  const countUnsent = (stream: http2.ServerHttp2Stream) => {
+    const unsent = stream.writableLength;
+    if (unsent === 0 || leaked > leakBudget) return;
+    leaked += unsent;
+    if (leaked <= leakBudget) return;
+    logger.info({ unsentBytes: leaked, maxSessionMemoryMb: limits.http2MaxSessionMemoryMb, address: session.socket?.remoteAddress }, "retiring an http2 connection: streams reset with unsent data hold Node's session memory (GOAWAY; the client reconnects)");
+    // Not from inside this event (nghttp2's stream-close callback), as for destroy below.
+    setImmediate(() => {
+      if (!session.closed && !session.destroyed) session.close();
+    });
+  };
+
   const endTurn = () => (st.turnStreams = 0);
   session.on("stream", (stream: http2.ServerHttp2Stream) => {
     // New streams per turn of the event loop (nginx counts them per read). Our answers go out only
@@ -190,6 +214,7 @@ export function guardSession(session: http2.ServerHttp2Session, limits: SessionL
       st.lastReset = performance.now();
       charge("RST_STREAM");
       if (held.has(stream)) charge("rapid RST_STREAM", rapid);
+      countUnsent(stream);
     });
     stream.on("close", () => {
       if (--open === 0 && !session.closed) armIdle();

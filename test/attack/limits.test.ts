@@ -4,13 +4,15 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import http2 from "node:http2";
 import { setTimeout } from "node:timers/promises";
+import type { HandlerContext } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
+import pino from "pino";
 import WebSocket from "ws";
 import { createGrpcJsClient } from "../../src/client/grpc-js.js";
-import { ExampleService, type HelloResponse } from "../../src/gen/example/example_pb.js";
+import { ExampleService, type HelloResponse, type HelloStreamRequest } from "../../src/gen/example/example_pb.js";
 import { envelope } from "../../src/rpc/wire.js";
 import { parseCli, usage } from "../../src/cli-config.js";
-import { defaultLimits, resolveOptions } from "../../src/config.js";
+import { defaultLimits, resolveOptions, service } from "../../src/config.js";
 import { startServer } from "../support/server.js";
 import { eventually, probe, RawConn, serverSockets } from "./support.js";
 
@@ -167,6 +169,56 @@ describe("http2MaxSessionMemoryMb", { timeout: 30_000 }, async () => {
       fresh.close();
     } finally {
       session.destroy();
+    }
+  });
+});
+
+// Node does not give back the session memory of a reset stream's unsent data (Http2Stream::Destroy
+// drops its queue uncounted): a grpc-js channel that cancels server streams while the server waits
+// to write would, after enough of them, get RESOURCE_EXHAUSTED for every call. The guard retires such
+// a connection with GOAWAY at half the limit and grpc-js reconnects (src/http/h2-guard.ts).
+describe("reset streams' unsent data (Node's session memory accounting)", { timeout: 60_000 }, async () => {
+  const retired: string[] = [];
+  const logger = pino({ level: "info" }, { write: (l: string) => void (l.includes("retiring an http2 connection") && retired.push(l)) });
+  const big = "y".repeat(100_000);
+  const { port } = await startServer({
+    logger,
+    limits: { http2MaxSessionMemoryMb: 2, floodCooldownMs: 0 },
+    services: [
+      service(ExampleService, {
+        async *sayHelloStream(_req: HelloStreamRequest, ctx: HandlerContext) {
+          while (!ctx.signal.aborted) yield { message: big };
+        },
+        sayHello: (req) => ({ message: `Hello, ${req.name}` }),
+      }),
+    ],
+  });
+
+  it("keeps a grpc-js channel working through 60 streams cancelled while the server waits to write", async () => {
+    const client = createGrpcJsClient(ExampleService, `127.0.0.1:${port}`);
+    type Stream = grpc.ClientReadableStream<HelloResponse>;
+    try {
+      for (let round = 1; round <= 60; round++) {
+        const call = (client.sayHelloStream as (r: object) => Stream)({ name: "x" });
+        const first = await new Promise<HelloResponse | grpc.ServiceError>((resolve) => {
+          call.once("data", (m: HelloResponse) => {
+            call.pause(); // stop reading: the server's next messages wait in its send queue
+            resolve(m);
+          });
+          call.once("error", resolve);
+        });
+        assert.equal((first as HelloResponse).message?.length, big.length, `round ${round}: ${String(first)}`);
+        await setTimeout(20);
+        call.on("error", () => {}); // CANCELLED
+        call.cancel();
+      }
+      const hello = await new Promise<HelloResponse>((resolve, reject) =>
+        (client.sayHello as (r: object, cb: (e: grpc.ServiceError | null, r?: HelloResponse) => void) => void)({ name: "Bob" }, (e, r) => (e ? reject(e) : resolve(r!))),
+      );
+      assert.equal(hello.message, "Hello, Bob");
+      assert.ok(retired.length >= 1, "the server retired the connection at least once");
+    } finally {
+      client.close();
     }
   });
 });
