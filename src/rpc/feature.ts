@@ -79,12 +79,14 @@ export function rpcFeature(ctx: ServerContext): Feature {
       if (!URL.canParse(`${scheme}://${("authority" in req ? req.authority : req.headers.host) ?? ""}`)) return refuse(req, res, "invalid Host header"), true;
       // Its query decoding runs before any interceptor and makes bad base64 an INTERNAL error (500).
       if (req.method === "GET" && !validBase64Message(req.url)) return refuse(req, res, 'the "message" query parameter is not valid base64'), true;
-      // HTTP/2 in Node 20: a client that stopped reading and then reset the stream with NO_ERROR
-      // emits "aborted" on the request but never "close" on the response, and connect-node's pending
-      // write waits for a "drain" that never comes, so a server stream would run forever. Destroying
-      // the response closes it; the "drain" then wakes the write, which fails on the closed stream and
-      // makes connect-node end the implementation.
+      // connect-node's pending write waits for "drain" or "error" only, so a server stream whose
+      // client stopped reading and then left would wait forever, and so would its implementation.
+      // HTTP/1.1: the response closes with the connection; the "drain" then wakes the write, which
+      // fails on the closed response and makes connect-node end the implementation. HTTP/2 in Node 20:
+      // a client that reset the stream with NO_ERROR emits "aborted" on the request but never "close"
+      // on the response, so the response is destroyed first.
       if (req.httpVersion === "2.0") req.once("aborted", () => (res.once("close", () => res.emit("drain")), res.destroy()));
+      else res.once("close", () => res.emit("drain"));
       if (isGrpc(req.headers["content-type"])) specGrpcMessage(res);
       adapter(req, res);
       return true;

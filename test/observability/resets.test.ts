@@ -3,6 +3,7 @@
 // connect-node (which serves Connect streams) maps the code as a client would (INTERNAL_ERROR ->
 // INTERNAL); the error guard turns it back (src/core/errors.ts, resetByClient).
 import assert from "node:assert/strict";
+import * as http from "node:http";
 import * as http2 from "node:http2";
 import { describe, it } from "node:test";
 import { create, toBinary, toJsonString } from "@bufbuild/protobuf";
@@ -90,7 +91,7 @@ const unread = [
   { protocol: "grpc-web", headers: { "content-type": "application/grpc-web+proto" }, body: envelope(0, toBinary(HelloStreamRequestSchema, fast)) },
 ];
 
-describe("a client's RST_STREAM while the server waits to write", () => {
+describe("a client's RST_STREAM while the server waits to write", { timeout: 30_000 }, () => {
   for (const { protocol, headers, body } of unread) {
     it(`${protocol} SayHelloStream: counted and logged once as Canceled`, async () => {
       const labels = example(protocol, "SayHelloStream");
@@ -120,6 +121,41 @@ describe("a client's RST_STREAM while the server waits to write", () => {
       } finally {
         session.destroy();
       }
+    });
+  }
+});
+
+// The same over HTTP/1.1: the client stops reading and drops the connection. Connect and REST NDJSON.
+const h1Cases = [
+  { protocol: "connect", method: "POST", path: "/example.ExampleService/SayHelloStream", headers: { "content-type": "application/connect+json" }, body: envelope(0, Buffer.from(toJsonString(HelloStreamRequestSchema, fast))) },
+  { protocol: "rest", method: "GET", path: `/v1/hello/${"x".repeat(8000)}/stream?count=1000`, headers: {}, body: undefined },
+];
+
+describe("a client that drops its HTTP/1.1 connection while the server waits to write", { timeout: 30_000 }, () => {
+  for (const { protocol, method, path, headers, body } of h1Cases) {
+    it(`${protocol} SayHelloStream: counted and logged once as Canceled, the implementation stopped`, async () => {
+      const url = fastServer.url;
+      const labels = example(protocol, "SayHelloStream");
+      const handled = (s: Scrape, c?: string) => valueOf(s, "oneport_server_handled_total", c ? { ...labels, code: c } : labels);
+      const first = await scrapeUntil(url, () => true);
+      const req = http.request(`${url}${path}`, { method, headers, agent: false });
+      req.on("error", () => {});
+      const res = await new Promise<http.IncomingMessage>((resolve) => {
+        req.once("response", resolve);
+        req.end(body);
+      });
+      res.pause();
+      const before = await scrapeUntil(url, (s) => valueOf(s, "oneport_server_msg_sent_total", labels) > valueOf(first, "oneport_server_msg_sent_total", labels));
+      assert.equal(handled(before), handled(first), "the stream is still running");
+      lines.length = 0;
+      req.destroy();
+      const after = await scrapeUntil(url, (s) => handled(s) === handled(before) + 1);
+      assert.equal(handled(after, "Canceled") - handled(before, "Canceled"), 1, "counted as Canceled");
+      const callLines = () => lines.filter((l) => l.msg === "call" || l.msg === "call failed");
+      for (let i = 0; i < 100 && callLines().length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(callLines().map((l) => l.code), ["canceled"], "logged once, as canceled");
+      for (let i = 0; i < 100 && running > 0; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(running, 0, `the implementation was stopped (${protocol})`);
     });
   }
 });
