@@ -57,7 +57,7 @@ export function createListener(limits: Limits, tls: TlsOptions | undefined, hand
     maxHeaderListPairs: limits.maxHeaderCount + 4,
   };
   // TLS (when configured) is terminated before these servers: they get plain or TLS sockets alike.
-  const h2 = http2.createServer(h2opts); (globalThis as any).__h2 = h2;
+  const h2 = http2.createServer(h2opts);
   h2.on("request", (req, res) => {
     if (req instanceof http2.Http2ServerRequest) req.stream.once("finish", () => drainUnreadBody(req, 2 * limits.maxMessageBytes));
     handlers.request(req, res);
