@@ -111,6 +111,7 @@ export function createServer(opts: Partial<ServerOptions> = {}): OneportServer {
       upgrade: (req, socket, head) => upgrades.some((u) => u(req, socket, head)),
       stream: streams.length > 0 ? (stream, headers) => streams.some((s) => s(stream, headers)) : undefined,
       connection: metrics?.connection,
+      http2Ended: metrics?.http2Ended,
     },
     logger,
   );

@@ -118,7 +118,16 @@ export interface SessionLimits {
  * rapid reset, CVE-2019-9512 ping and CVE-2019-9515 settings floods), answered like nghttp2 and
  * grpc-go do: GOAWAY(ENHANCE_YOUR_CALM) and the connection closes.
  */
-export function guardSession(session: http2.ServerHttp2Session, limits: SessionLimits, logger: Logger, onAbuse?: (session: http2.ServerHttp2Session) => void): void {
+/** Why the guard ended a connection: a flood (GOAWAY(ENHANCE_YOUR_CALM)), or retired for reset streams' unsent data (graceful GOAWAY). */
+export type GuardEnd = "flood" | "unsent_data";
+
+export function guardSession(
+  session: http2.ServerHttp2Session,
+  limits: SessionLimits,
+  logger: Logger,
+  onAbuse?: (session: http2.ServerHttp2Session) => void,
+  onEnd?: (reason: GuardEnd) => void,
+): void {
   const st: SessionState = { flooding: false, resets: 0, lastReset: 0, turnStreams: 0, dropped: 0, skipped: 0 };
   states.set(session, st);
   let open = 0;
@@ -156,6 +165,7 @@ export function guardSession(session: http2.ServerHttp2Session, limits: SessionL
     }
     stopReading(session);
     onAbuse?.(session);
+    onEnd?.("flood");
     // Not from inside this event: it runs within nghttp2's frame callbacks, and destroying the
     // session there trips Node's nghttp2 memory accounting (an abort of the whole process,
     // nodejs/node#38964). destroy(undefined, code) would send NO_ERROR (the error's default wins).
@@ -186,6 +196,7 @@ export function guardSession(session: http2.ServerHttp2Session, limits: SessionL
     if (unsent === 0 || leaked > leakBudget) return;
     leaked += unsent;
     if (leaked <= leakBudget) return;
+    onEnd?.("unsent_data");
     logger.info({ unsentBytes: leaked, maxSessionMemoryMb: limits.http2MaxSessionMemoryMb, address: session.socket?.remoteAddress }, "retiring an http2 connection: streams reset with unsent data hold Node's session memory (GOAWAY; the client reconnects)");
     // Not from inside this event (nghttp2's stream-close callback), as for destroy below.
     setImmediate(() => {

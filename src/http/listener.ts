@@ -5,7 +5,7 @@ import { createServer as tlsServer } from "node:tls";
 import type { Logger } from "pino";
 import type { Limits, TlsOptions } from "../config.js";
 import { AddressCooldown } from "./address-guard.js";
-import { admitStream, guardSession } from "./h2-guard.js";
+import { admitStream, guardSession, type GuardEnd } from "./h2-guard.js";
 import type { NodeRequest, NodeResponse, StreamHandler, UpgradeHandler } from "./types.js";
 import { unreadBodyResponse } from "./unread-body.js";
 
@@ -20,6 +20,8 @@ export interface ListenerHandlers {
   stream?: StreamHandler;
   /** Told of each connection once its protocol is known: "h1", "h2", "h1-tls" or "h2-tls" (metrics). */
   connection?: (socket: net.Socket, transport: string) => void;
+  /** Told when the HTTP/2 guard ends a connection, and why (metrics). */
+  http2Ended?: (reason: GuardEnd) => void;
 }
 
 /** One TCP port that speaks h2c and HTTP/1.1 (sniffed), or TLS with ALPN h2 and http/1.1. */
@@ -68,7 +70,7 @@ export function createListener(limits: Limits, tls: TlsOptions | undefined, hand
     s.on("error", (err) => logger.debug({ err: err.message }, "http2 session error"));
     // Slowloris, idleness by open streams (not Node's activity timeout: PINGs would keep it open),
     // and floods of PING/SETTINGS/RST_STREAM.
-    guardSession(s, limits, logger, (flooder) => cooldown.penalize(flooder.socket?.remoteAddress));
+    guardSession(s, limits, logger, (flooder) => cooldown.penalize(flooder.socket?.remoteAddress), handlers.http2Ended);
     if (closing) s.close();
   });
   h2.on("sessionError", (err) => logger.debug({ err: err.message }, "http2 session error"));

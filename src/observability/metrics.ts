@@ -38,6 +38,10 @@ export class ServerMetrics {
     this.registerBrokerMetrics();
   }
 
+  /** The listener's hook: the HTTP/2 guard ended a connection ("flood" or "unsent_data"). */
+  readonly http2Ended = (reason: string): void => void this.http2Ends.set(reason, (this.http2Ends.get(reason) ?? 0) + 1);
+  private readonly http2Ends = new Map<string, number>();
+
   /** The listener's hook: a connection whose transport ("h1", "h2", "h1-tls", "h2-tls") is now known. */
   readonly connection = (socket: Socket, transport: string): void => this.connections.add(socket, transport);
 
@@ -77,6 +81,11 @@ export class ServerMetrics {
     gauge("oneport_connections_open", "Open connections by transport (h1, h2, h1-tls, h2-tls), counted once their protocol is known.", (f) => f.open);
     counter("oneport_connections_total", "Connections accepted, by transport.", (f) => f.accepted);
     counter("oneport_received_bytes_total", "Bytes received on connections (HTTP framing included; on TLS transports after decryption), by transport.", (f) => f.read);
+    const ends = this.http2Ends;
+    new Counter({ name: "oneport_http2_connections_ended_total", help: "HTTP/2 connections the server's guard ended, by reason: flood (GOAWAY ENHANCE_YOUR_CALM) or unsent_data (retired with a graceful GOAWAY before Node's session memory accounting of reset streams' unsent data fills up).", labelNames: ["reason"], registers: [this.registry], collect() {
+      this.reset();
+      for (const reason of ["flood", "unsent_data"]) this.inc({ reason }, ends.get(reason) ?? 0);
+    } });
     counter("oneport_sent_bytes_total", "Bytes sent on connections (HTTP framing included; on TLS transports before encryption), by transport.", (f) => f.written);
   }
 

@@ -6,6 +6,7 @@ import { describe, it } from "node:test";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { ExampleService } from "../../src/gen/example/example_pb.js";
+import { scrape, valueOf } from "../observability/prom.js";
 import { startServer } from "../support/server.js";
 import { E, F, frame, grpcHeaders, grpcMessage, headerBlock, ping, RawH2, rst, settings, T } from "./h2raw.js";
 import { probe, probeWhile } from "./support.js";
@@ -37,6 +38,7 @@ describe("HTTP/2 floods", { timeout: 60_000 }, async () => {
     await probeWhile(url, sent);
     assert.equal(c.goaway, E.ENHANCE_YOUR_CALM);
     assert.ok((await sent) < 100_000, "the server gave up on the flood before the attacker did");
+    assert.ok(valueOf(await scrape(url), "oneport_http2_connections_ended_total", { reason: "flood" }) >= 1, "counted in /metrics");
   });
 
   it("closes a SETTINGS flood with ENHANCE_YOUR_CALM", async () => {

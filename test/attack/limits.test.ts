@@ -13,6 +13,7 @@ import { ExampleService, type HelloResponse, type HelloStreamRequest } from "../
 import { envelope } from "../../src/rpc/wire.js";
 import { parseCli, usage } from "../../src/cli-config.js";
 import { defaultLimits, resolveOptions, service } from "../../src/config.js";
+import { scrape, valueOf } from "../observability/prom.js";
 import { startServer } from "../support/server.js";
 import { eventually, probe, RawConn, serverSockets } from "./support.js";
 
@@ -181,7 +182,7 @@ describe("reset streams' unsent data (Node's session memory accounting)", { time
   const retired: string[] = [];
   const logger = pino({ level: "info" }, { write: (l: string) => void (l.includes("retiring an http2 connection") && retired.push(l)) });
   const big = "y".repeat(100_000);
-  const { port } = await startServer({
+  const { port, url } = await startServer({
     logger,
     limits: { http2MaxSessionMemoryMb: 2, floodCooldownMs: 0 },
     services: [
@@ -217,6 +218,9 @@ describe("reset streams' unsent data (Node's session memory accounting)", { time
       );
       assert.equal(hello.message, "Hello, Bob");
       assert.ok(retired.length >= 1, "the server retired the connection at least once");
+      const m = await scrape(url);
+      assert.equal(valueOf(m, "oneport_http2_connections_ended_total", { reason: "unsent_data" }), retired.length, "and counted it in /metrics");
+      assert.equal(valueOf(m, "oneport_http2_connections_ended_total", { reason: "flood" }), 0);
     } finally {
       client.close();
     }
