@@ -1,5 +1,5 @@
-// Limits an attacker runs into head first: connections, header size, and the settings that set them
-// (options validation, CLI flags and environment).
+// Limits an attacker runs into head first: connections, header size and count, HTTP/2 session memory,
+// and the settings that set them (options validation, CLI flags and environment).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import http2 from "node:http2";
