@@ -81,12 +81,12 @@ export function rpcFeature(ctx: ServerContext): Feature {
       if (req.method === "GET" && !validBase64Message(req.url)) return refuse(req, res, 'the "message" query parameter is not valid base64'), true;
       // connect-node's pending write waits for "drain" or "error" only, so a server stream whose
       // client stopped reading and then left would wait forever, and so would its implementation.
-      // HTTP/1.1: the response closes with the connection; the "drain" then wakes the write, which
-      // fails on the closed response and makes connect-node end the implementation. HTTP/2 in Node 20:
-      // a client that reset the stream with NO_ERROR emits "aborted" on the request but never "close"
-      // on the response, so the response is destroyed first.
-      if (req.httpVersion === "2.0") req.once("aborted", () => (res.once("close", () => res.emit("drain")), res.destroy()));
-      else res.once("close", () => res.emit("drain"));
+      // When the response closes, the "drain" wakes the write, which fails on the closed response and
+      // makes connect-node end the implementation. HTTP/2 in Node 20: a client that reset the stream
+      // with NO_ERROR emits "aborted" on the request but never "close" on the response, so the
+      // response is destroyed (and so closed) then.
+      res.once("close", () => res.emit("drain"));
+      if (req.httpVersion === "2.0") req.once("aborted", () => res.destroy());
       if (isGrpc(req.headers["content-type"])) specGrpcMessage(res);
       adapter(req, res);
       return true;
