@@ -157,14 +157,19 @@ function sanitized<T>(message: AsyncIterable<T>, id: string, req: AnyRequest, lo
  * that comes up from inside the error guard is already a ConnectError, so a ConnectError is kept.
  */
 export function consumerFailure(e: unknown): ConnectError {
-  return e instanceof ConnectError ? e : new ConnectError("the client went away", Code.Canceled);
+  return e instanceof ConnectError ? e : clientWentAway();
+}
+
+/** The error of a call whose client left (reset its stream, closed its connection): CANCELED. */
+export function clientWentAway(): ConnectError {
+  return new ConnectError("the client went away", Code.Canceled);
 }
 
 /** The error as the client may see it (see errorInterceptor). */
 function sanitize(err: unknown, id: string, req: AnyRequest, logger: Logger): ConnectError {
   if (resetByClient(req)) {
     logger.debug({ requestId: id, method: `${req.service.typeName}/${req.method.name}` }, "the client reset the call's stream");
-    return new ConnectError("the client went away", Code.Canceled);
+    return clientWentAway();
   }
   if (err instanceof ConnectError) {
     if (err.cause === undefined) return err;
@@ -179,7 +184,7 @@ function sanitize(err: unknown, id: string, req: AnyRequest, logger: Logger): Co
   const code = (err as { code?: unknown } | null)?.code;
   if (code === "ERR_STREAM_PREMATURE_CLOSE" || code === "ECONNRESET" || (err as Error | null)?.name === "AbortError") {
     logger.debug({ err, requestId: id, method: `${req.service.typeName}/${req.method.name}` }, "the client went away during a call");
-    return new ConnectError("the client went away", Code.Canceled);
+    return clientWentAway();
   }
   // Anything else is unexpected.
   logger.error({ err, requestId: id, method: `${req.service.typeName}/${req.method.name}` }, "unexpected error in a call");

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import { constants as h2c, sensitiveHeaders } from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { clientWentAway } from "../core/errors.js";
 import type { NodeRequest, NodeResponse } from "../http/types.js";
 
 /** What is known of a request before its body is read: enough to decide who serves it. */
@@ -49,7 +50,7 @@ export interface Exchange extends RequestHead {
  * count a client that gave up as an internal error. The code stays in the message.
  */
 export function errorFromRstCode(code: number): ConnectError {
-  if (code === h2c.NGHTTP2_NO_ERROR) return new ConnectError("the client went away", Code.Canceled);
+  if (code === h2c.NGHTTP2_NO_ERROR) return clientWentAway();
   const name = Object.entries(h2c).find(([k, v]) => v === code && k.startsWith("NGHTTP2_") && !k.startsWith("NGHTTP2_ERR"))?.[0]?.slice(8) ?? "UNKNOWN";
   return new ConnectError(`the client reset the stream with error code ${name} (0x${code.toString(16)})`, Code.Canceled);
 }
@@ -235,7 +236,7 @@ export class CompatExchange implements Exchange {
   onAbort(cb: (reason: ConnectError) => void): void {
     // The request emits 'close' once its body is read; only the response's close means the client left.
     this.res.on("close", () => {
-      if (!this.ended) cb(new ConnectError("the client went away", Code.Canceled));
+      if (!this.ended) cb(clientWentAway());
     });
   }
 
