@@ -91,37 +91,58 @@ const unread = [
   { protocol: "grpc-web", headers: { "content-type": "application/grpc-web+proto" }, body: envelope(0, toBinary(HelloStreamRequestSchema, fast)) },
 ];
 
+/** A SayHelloStream the client has stopped reading; `cut()` makes the client leave, `close()` cleans up. */
+interface Unread {
+  cut(): void;
+  close(): void;
+}
+
+/** Polls (50 ms) until `pred` holds or 5 s passed. */
+async function until(pred: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !pred(); i++) await new Promise((r) => setTimeout(r, 50));
+}
+
+/**
+ * Opens an unread stream on fastServer, waits until the server sent what the client takes and waits
+ * to write, cuts it, and checks the call is counted and logged once as Canceled, nothing is logged as
+ * an error, and the implementation was stopped.
+ */
+async function cutWhileWriting(protocol: string, open: (url: string) => Promise<Unread>): Promise<void> {
+  const url = fastServer.url;
+  const labels = example(protocol, "SayHelloStream");
+  const handled = (s: Scrape, c?: string) => valueOf(s, "oneport_server_handled_total", c ? { ...labels, code: c } : labels);
+  const first = await scrapeUntil(url, () => true);
+  const stream = await open(url);
+  try {
+    const before = await scrapeUntil(url, (s) => valueOf(s, "oneport_server_msg_sent_total", labels) > valueOf(first, "oneport_server_msg_sent_total", labels));
+    assert.equal(handled(before), handled(first), "the stream is still running");
+    lines.length = 0;
+    stream.cut();
+    const after = await scrapeUntil(url, (s) => handled(s) === handled(before) + 1);
+    assert.equal(handled(after, "Canceled") - handled(before, "Canceled"), 1, "counted as Canceled");
+    const callLines = () => lines.filter((l) => l.msg === "call" || l.msg === "call failed");
+    await until(() => callLines().length > 0);
+    assert.deepEqual(callLines().map((l) => l.code), ["canceled"], "logged once, as canceled");
+    assert.deepEqual(lines.filter((l) => l.level >= 50), [], "nothing logged as an error");
+    await until(() => running === 0);
+    assert.equal(running, 0, `the implementation was stopped (${protocol})`);
+  } finally {
+    stream.close();
+  }
+}
+
 describe("a client's RST_STREAM while the server waits to write", { timeout: 30_000 }, () => {
   for (const { protocol, headers, body } of unread) {
-    it(`${protocol} SayHelloStream: counted and logged once as Canceled`, async () => {
-      const labels = example(protocol, "SayHelloStream");
-      const url = fastServer.url;
-      const session = http2.connect(url);
-      try {
-        const handled = (s: Scrape, c?: string) => valueOf(s, "oneport_server_handled_total", c ? { ...labels, code: c } : labels);
-        const first = await scrapeUntil(url, () => true);
+    it(`${protocol} SayHelloStream: counted and logged once as Canceled`, () =>
+      cutWhileWriting(protocol, async (url) => {
+        const session = http2.connect(url);
         const req = session.request({ ":method": "POST", ":path": "/example.ExampleService/SayHelloStream", ...headers });
         req.on("error", () => {});
         req.end(body);
         await new Promise((resolve) => req.once("response", resolve));
         req.pause();
-        // The server sent what the client's window takes and waits for it to read.
-        const before = await scrapeUntil(url, (s) => valueOf(s, "oneport_server_msg_sent_total", labels) > valueOf(first, "oneport_server_msg_sent_total", labels));
-        assert.equal(handled(before), handled(first), "the stream is still running");
-        lines.length = 0;
-        req.close(http2.constants.NGHTTP2_CANCEL);
-        const after = await scrapeUntil(url, (s) => handled(s) === handled(before) + 1);
-        assert.equal(handled(after, "Canceled") - handled(before, "Canceled"), 1, "counted as Canceled");
-        const callLines = () => lines.filter((l) => l.msg === "call" || l.msg === "call failed");
-        for (let i = 0; i < 100 && callLines().length === 0; i++) await new Promise((r) => setTimeout(r, 50));
-        assert.deepEqual(callLines().map((l) => l.code), ["canceled"], "logged once, as canceled");
-        assert.deepEqual(lines.filter((l) => l.level >= 50), [], "nothing logged as an error");
-        for (let i = 0; i < 100 && running > 0; i++) await new Promise((r) => setTimeout(r, 50));
-        assert.equal(running, 0, `the implementation was stopped (${protocol})`);
-      } finally {
-        session.destroy();
-      }
-    });
+        return { cut: () => req.close(http2.constants.NGHTTP2_CANCEL), close: () => session.destroy() };
+      }));
   }
 });
 
@@ -133,29 +154,16 @@ const h1Cases = [
 
 describe("a client that drops its HTTP/1.1 connection while the server waits to write", { timeout: 30_000 }, () => {
   for (const { protocol, method, path, headers, body } of h1Cases) {
-    it(`${protocol} SayHelloStream: counted and logged once as Canceled, the implementation stopped`, async () => {
-      const url = fastServer.url;
-      const labels = example(protocol, "SayHelloStream");
-      const handled = (s: Scrape, c?: string) => valueOf(s, "oneport_server_handled_total", c ? { ...labels, code: c } : labels);
-      const first = await scrapeUntil(url, () => true);
-      const req = http.request(`${url}${path}`, { method, headers, agent: false });
-      req.on("error", () => {});
-      const res = await new Promise<http.IncomingMessage>((resolve) => {
-        req.once("response", resolve);
-        req.end(body);
-      });
-      res.pause();
-      const before = await scrapeUntil(url, (s) => valueOf(s, "oneport_server_msg_sent_total", labels) > valueOf(first, "oneport_server_msg_sent_total", labels));
-      assert.equal(handled(before), handled(first), "the stream is still running");
-      lines.length = 0;
-      req.destroy();
-      const after = await scrapeUntil(url, (s) => handled(s) === handled(before) + 1);
-      assert.equal(handled(after, "Canceled") - handled(before, "Canceled"), 1, "counted as Canceled");
-      const callLines = () => lines.filter((l) => l.msg === "call" || l.msg === "call failed");
-      for (let i = 0; i < 100 && callLines().length === 0; i++) await new Promise((r) => setTimeout(r, 50));
-      assert.deepEqual(callLines().map((l) => l.code), ["canceled"], "logged once, as canceled");
-      for (let i = 0; i < 100 && running > 0; i++) await new Promise((r) => setTimeout(r, 50));
-      assert.equal(running, 0, `the implementation was stopped (${protocol})`);
-    });
+    it(`${protocol} SayHelloStream: counted and logged once as Canceled, the implementation stopped`, () =>
+      cutWhileWriting(protocol, async (url) => {
+        const req = http.request(`${url}${path}`, { method, headers, agent: false });
+        req.on("error", () => {});
+        const res = await new Promise<http.IncomingMessage>((resolve) => {
+          req.once("response", resolve);
+          req.end(body);
+        });
+        res.pause();
+        return { cut: () => req.destroy(), close: () => {} };
+      }));
   }
 });
