@@ -1,5 +1,6 @@
 import type { Socket } from "node:net";
 import type { Interceptor } from "@connectrpc/connect";
+import type { GuardEnd } from "../http/h2-guard.js";
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import { CallTable } from "./calls.js";
 import { registerCallMetrics } from "./collectors.js";
@@ -39,8 +40,8 @@ export class ServerMetrics {
   }
 
   /** The listener's hook: the HTTP/2 guard ended a connection ("flood" or "unsent_data"). */
-  readonly http2Ended = (reason: string): void => void this.http2Ends.set(reason, (this.http2Ends.get(reason) ?? 0) + 1);
-  private readonly http2Ends = new Map<string, number>();
+  readonly http2Ended = (reason: GuardEnd): void => void this.http2Ends[reason]++;
+  private readonly http2Ends: Record<GuardEnd, number> = { flood: 0, unsent_data: 0 };
 
   /** The listener's hook: a connection whose transport ("h1", "h2", "h1-tls", "h2-tls") is now known. */
   readonly connection = (socket: Socket, transport: string): void => this.connections.add(socket, transport);
@@ -84,7 +85,7 @@ export class ServerMetrics {
     const ends = this.http2Ends;
     new Counter({ name: "oneport_http2_connections_ended_total", help: "HTTP/2 connections the server's guard ended, by reason: flood (GOAWAY ENHANCE_YOUR_CALM) or unsent_data (retired with a graceful GOAWAY before Node's session memory accounting of reset streams' unsent data fills up).", labelNames: ["reason"], registers: [this.registry], collect() {
       this.reset();
-      for (const reason of ["flood", "unsent_data"]) this.inc({ reason }, ends.get(reason) ?? 0);
+      for (const [reason, n] of Object.entries(ends)) this.inc({ reason }, n);
     } });
     counter("oneport_sent_bytes_total", "Bytes sent on connections (HTTP framing included; on TLS transports before encryption), by transport.", (f) => f.written);
   }
