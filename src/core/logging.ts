@@ -1,6 +1,6 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { consumerFailure } from "./errors.js";
+import { clientWentAway, consumerFailure } from "./errors.js";
 import { protocolKey } from "./pipeline.js";
 
 /** The protocol of a call, from the context (set by oneport's adapters) or else the content type. */
@@ -91,7 +91,7 @@ function logEnd<T>(message: AsyncIterable<T>, done: (err?: unknown) => void): As
         return: (v?: unknown) => {
           if (over) return end(v);
           over = true;
-          once(consumerFailure(undefined));
+          once(clientWentAway());
           return it.return ? it.return(v) : end(v);
         },
         // Passed on: the error guard inside stops the implementation (see consumerFailure).

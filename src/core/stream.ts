@@ -114,6 +114,8 @@ export function invokeStream(
         p.catch(() => (state = { s: "done" }));
         return p;
       };
+      const finished = (): Promise<IteratorResult<Msg>> => Promise.resolve({ value: undefined, done: true });
+      const stop = (it: AsyncIterator<Msg>, v?: unknown) => (it.return ? it.return(v) : finished());
       return {
         next(): Promise<IteratorResult<Msg>> {
           let p: Promise<IteratorResult<Msg>>;
@@ -128,7 +130,7 @@ export function invokeStream(
               p = state.p.then((it) => it.next());
               break;
             case "done":
-              return Promise.resolve({ value: undefined, done: true });
+              return finished();
           }
           if (guard) last = p;
           return p;
@@ -136,18 +138,18 @@ export function invokeStream(
         return(v?: unknown): Promise<IteratorResult<Msg>> {
           const s = state;
           state = { s: "done" };
-          const stop = (it: AsyncIterator<Msg>) => (it.return ? it.return(v) : Promise.resolve({ value: undefined, done: true as const }));
+          const stopWith = (it: AsyncIterator<Msg>) => stop(it, v);
           // The call ended (deadline, cancel) while a read was pending: that read is rejected now
           // (see LazyContext.guard); the interceptors (logging, metrics) see it end that way first,
           // not as a reader that stopped early.
           const pending = last;
           if (guard?.over && pending !== undefined && s.s !== "done") {
-            const later = () => (s.s === "running" ? stop(s.it) : s.s === "starting" ? s.p.then(stop, () => ({ value: undefined, done: true as const })) : Promise.resolve({ value: undefined, done: true as const }));
+            const later = () => (s.s === "running" ? stopWith(s.it) : s.s === "starting" ? s.p.then(stopWith, finished) : finished());
             return pending.then(later, later);
           }
-          if (s.s === "running") return stop(s.it);
-          if (s.s === "starting") return s.p.then(stop, () => ({ value: undefined, done: true as const }));
-          return Promise.resolve({ value: undefined, done: true });
+          if (s.s === "running") return stopWith(s.it);
+          if (s.s === "starting") return s.p.then(stopWith, finished);
+          return finished();
         },
         // The reader ends the call with an error of its own (the WebSocket bridge: a client that reads
         // too slowly, a message over the send limit): the interceptors record that error, and the
@@ -156,8 +158,8 @@ export function invokeStream(
           const s = state;
           if (s.s !== "running" && s.s !== "starting") return this.return!();
           state = { s: "done" };
-          const raise = (it: AsyncIterator<Msg>) => (it.throw ? it.throw(e) : it.return ? it.return() : Promise.resolve({ value: undefined, done: true as const }));
-          return s.s === "running" ? raise(s.it) : s.p.then(raise, () => ({ value: undefined, done: true as const }));
+          const raise = (it: AsyncIterator<Msg>) => (it.throw ? it.throw(e) : stop(it));
+          return s.s === "running" ? raise(s.it) : s.p.then(raise, finished);
         },
       };
     },
