@@ -131,6 +131,23 @@ describe("a reconnecting rapid-reset attacker at the default limits", { timeout:
     assert.ok(goaways.every((l) => l.goaway === E.ENHANCE_YOUR_CALM), `first GOAWAY codes: ${goaways.map((l) => l.goaway).join(" ")}`);
     await probe(url, "after");
   });
+
+  it("with no cool-down, every flooding connection it opens is told why: GOAWAY(ENHANCE_YOUR_CALM) before the close", async () => {
+    // The server closes a flooding connection a little after its GOAWAY: closing a socket with unread
+    // data sends a TCP reset, and an attacker that wrote before reading the GOAWAY lost it (~4% of
+    // connections when the close came at once).
+    const { port } = await startServer({ limits: { floodCooldownMs: 0 } });
+    const attacker = spawnTs(fileURLToPath(new URL("./peers/flood-attacker.ts", import.meta.url)), { ATTACK_PORT: String(port), ATTACK_KIND: "rapid-reset", ATTACK_FROM: "127.0.0.3" });
+    after(() => attacker.stop());
+    await attacker.line((l) => "attacking" in l);
+    await attacker.line((l) => (l.closed as number) >= 40);
+    await attacker.stop();
+    const goaways = attacker.lines.filter((l) => "goaway" in l);
+    const opened = attacker.lines.find((l) => "connections" in l)?.connections as number;
+    // The connection open when the attacker stopped was closed by the attacker itself.
+    assert.ok(goaways.length >= opened - 1, `${opened} connections opened, ${goaways.length} closed with a GOAWAY`);
+    assert.ok(goaways.every((l) => l.goaway === E.ENHANCE_YOUR_CALM), `first GOAWAY codes: ${goaways.map((l) => l.goaway).join(" ")}`);
+  });
 });
 
 describe("addressKey and AddressCooldown", () => {
