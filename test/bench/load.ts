@@ -85,13 +85,27 @@ export function driveAsync(argv: string[]): Promise<number> {
     let out = "";
     p.stdout!.on("data", (c: Buffer) => (out += c));
     p.once("error", reject);
-    p.once("exit", () => {
+    // "close", not "exit": a process may exit before its output has all been read.
+    p.once("close", () => {
       const n = /(\d+) succeeded/.exec(out)?.[1] ?? /(\d+) requests in/.exec(out)?.[1];
       if (n === undefined) reject(new Error(`cannot read the load generator's output:\n${out}`));
       else if (/Non-2xx/.test(out)) reject(new Error(`the load generator saw errors:\n${out}`));
       else resolve(Number(n));
     });
   });
+}
+
+/**
+ * CPU per call of server b relative to server a (b/a), from paired rounds in both positions (a's
+ * load started first in even rounds, then b's): the geometric mean of the two medians, so what a
+ * position adds cancels. With each server's median µs per call over all rounds.
+ */
+export async function pairedRatio(pids: { a: number; b: number }, load: (who: "a" | "b", seconds: number) => string[], rounds: number, seconds: number): Promise<{ ratio: number; aUs: number; bUs: number }> {
+  const [a1, b1] = await pairedRounds([pids.a, pids.b], (i, secs) => load(i === 0 ? "a" : "b", secs), rounds, seconds);
+  const [b2, a2] = await pairedRounds([pids.b, pids.a], (i, secs) => load(i === 0 ? "b" : "a", secs), rounds, seconds);
+  const r1 = median(b1.map((x, i) => x / a1[i]));
+  const r2 = median(b2.map((x, i) => x / a2[i]));
+  return { ratio: Math.sqrt(r1 * r2), aUs: median([...a1, ...a2]), bUs: median([...b1, ...b2]) };
 }
 
 /**

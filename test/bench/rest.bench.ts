@@ -5,11 +5,11 @@
 // Target: oneport >= 0.85x the bare server's requests per second.
 // Then paired rounds (both servers loaded at the same time, see pairedRounds in load.ts): the CPU
 // ratio the machine's swings do not move, to read next to the sequential one.
-//   npx tsx test/bench/rest.bench.ts        (BENCH_ROUNDS, BENCH_SECONDS, BENCH_PAIRED_ROUNDS (8; 0 = none))
+//   npx tsx test/bench/rest.bench.ts        (BENCH_ROUNDS, BENCH_SECONDS, BENCH_PAIRED_ROUNDS per position (4; 0 = none))
 import { execFileSync, spawnSync, type ChildProcess } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { cpuSeconds, loadCore, median, pairedRounds, serverCore, startChild } from "./load.js";
+import { cpuSeconds, loadCore, median, pairedRatio, serverCore, startChild } from "./load.js";
 
 const serverDir = join(dirname(fileURLToPath(import.meta.url)), "servers");
 
@@ -76,13 +76,12 @@ async function main(): Promise<void> {
     const ratio = med("oneport", "reqPerSec") / med("bare", "reqPerSec");
     console.log(`ratio oneport/bare: ${ratio.toFixed(3)} (target >= 0.85) ${ratio >= 0.85 ? "OK" : "BELOW TARGET"}`);
     console.log(`ratio oneport/bare + protobuf (the same message work, without the Pipeline): ${(med("oneport", "reqPerSec") / med("bare-pb", "reqPerSec")).toFixed(3)}`);
-    const paired = Number(process.env.BENCH_PAIRED_ROUNDS ?? 8);
+    const paired = Number(process.env.BENCH_PAIRED_ROUNDS ?? 4);
     if (paired > 0) {
       for (const base of ["bare", "bare-pb"] as const) {
-        const both = [servers[base], servers.oneport];
-        const cpu = await pairedRounds([both[0].proc.pid!, both[1].proc.pid!], (i, secs) => ["wrk", "-t1", "-c16", `-d${secs}s`, url(i === 0 ? base : "oneport")], paired, seconds);
-        const cpuRatio = median(cpu[0].map((b, i) => b / cpu[1][i]));
-        console.log(`paired with ${kinds[base].label}, ${paired} rounds x ${seconds}s (both loaded at once, wrk -c16 each): CPU per call ${median(cpu[0]).toFixed(1)} µs against oneport's ${median(cpu[1]).toFixed(1)} µs; requests per CPU second, oneport/${base} ${cpuRatio.toFixed(3)} (median of per-round ratios; an A/A pair reads 0.97-1.00)`);
+        const pids = { a: servers[base].proc.pid!, b: servers.oneport.proc.pid! };
+        const p = await pairedRatio(pids, (who, secs) => ["wrk", "-t1", "-c16", `-d${secs}s`, url(who === "a" ? base : "oneport")], paired, seconds);
+        console.log(`paired with ${kinds[base].label}, ${paired} rounds x ${seconds}s in each position (both loaded at once, wrk -c16 each): CPU per call ${p.aUs.toFixed(1)} µs against oneport's ${p.bUs.toFixed(1)} µs; requests per CPU second, oneport/${base} ${(1 / p.ratio).toFixed(3)} (both positions combined; an A/A pair reads 0.97-1.03)`);
       }
     }
   } finally {

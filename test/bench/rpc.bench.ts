@@ -8,7 +8,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { ExampleService, HelloRequestSchema } from "../../src/gen/example/example_pb.js";
-import { ensureTools, h2load, median, pairedRounds, startChild, type LoadResult } from "./load.js";
+import { ensureTools, h2load, median, pairedRatio, startChild, type LoadResult } from "./load.js";
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
@@ -108,13 +108,9 @@ try {
   for (const s of paired > 0 ? scenarios.filter((x) => x.name.startsWith("Connect JSON")) : []) {
     const shape = s.h1 ? ["--h1", "-c", "16", "-m", "1"] : ["-c", "4", "-m", "16"];
     const argv = (t: string, secs: number) => ["h2load", "-D", String(secs), "-d", s.body, ...shape, ...s.headers.flatMap((h) => ["-H", h]), url(t)];
-    const pair = async (a: string, b: string) => {
-      const [ca, cb] = await pairedRounds([servers.get(a)!.pid, servers.get(b)!.pid], (i, secs) => argv(i === 0 ? a : b, secs), paired, seconds);
-      return median(cb.map((x, i) => x / ca[i])); // b's CPU per call relative to a's
-    };
-    const r1 = await pair("oneport", s.baseline);
-    const r2 = await pair(s.baseline, "oneport");
-    const times = Math.sqrt(r1 / r2); // baseline CPU per call / oneport's, the two positions combined
+    const pids = { a: servers.get(s.baseline)!.pid!, b: servers.get("oneport")!.pid! };
+    const { ratio } = await pairedRatio(pids, (who, secs) => argv(who === "a" ? s.baseline : "oneport", secs), paired, seconds);
+    const times = 1 / ratio; // baseline CPU per call / oneport's
     console.log(`\n${s.name}, paired (both loaded at once, ${paired} rounds in each position): oneport does ${times.toFixed(2)}x the calls of ${s.baseline} per CPU second`);
   }
 } finally {
