@@ -167,28 +167,35 @@ export function clientWentAway(): ConnectError {
 
 /** The error as the client may see it (see errorInterceptor). */
 function sanitize(err: unknown, id: string, req: AnyRequest, logger: Logger): ConnectError {
-  if (resetByClient(req)) {
-    logger.debug({ requestId: id, method: `${req.service.typeName}/${req.method.name}` }, "the client reset the call's stream");
-    return clientWentAway();
-  }
-  if (err instanceof ConnectError) {
+  const method = `${req.service.typeName}/${req.method.name}`;
+  const reset = resetByClient(req);
+  if (err instanceof ConnectError && !reset) {
     if (err.cause === undefined) return err;
     const clean = new ConnectError(err.rawMessage, err.code, err.metadata);
     clean.details.push(...err.details);
     return clean;
   }
-  // Aborts caused by the client, deadlines or shutdown are reported by connect as ConnectErrors,
-  // except when Node's streams notice the client first: a request body that ends with the client's
-  // reset (HTTP/2 RST_STREAM, a dropped connection) rejects with "Premature close" or ECONNRESET.
-  // Nobody is left to answer; it is the client's cancel, not a fault of the server.
-  const code = (err as { code?: unknown } | null)?.code;
-  if (code === "ERR_STREAM_PREMATURE_CLOSE" || code === "ECONNRESET" || (err as Error | null)?.name === "AbortError") {
-    logger.debug({ err, requestId: id, method: `${req.service.typeName}/${req.method.name}` }, "the client went away during a call");
+  // The client's cancel, not a fault of the server: its reset (whatever the call failed with then, as
+  // long as it is an answer or a stream error the reset itself causes), or its leaving.
+  if (err === undefined || err instanceof ConnectError || leftEarly(err)) {
+    logger.debug({ err, requestId: id, method }, reset ? "the client reset the call's stream" : "the client went away during a call");
     return clientWentAway();
   }
-  // Anything else is unexpected.
-  logger.error({ err, requestId: id, method: `${req.service.typeName}/${req.method.name}` }, "unexpected error in a call");
+  // Anything else is unexpected, also after a reset (nobody reads the answer, but a TypeError in the
+  // implementation is a bug of the server all the same, and counted as one).
+  logger.error({ err, requestId: id, method }, "unexpected error in a call");
   const out = new ConnectError(`internal error (request id ${id})`, Code.Internal);
   out.metadata.set("x-request-id", id);
   return out;
+}
+
+/**
+ * Aborts caused by the client, deadlines or shutdown are reported by connect as ConnectErrors,
+ * except when Node's streams notice the client first: a request body that ends with the client's
+ * reset (HTTP/2 RST_STREAM, a dropped connection) rejects with "Premature close" or ECONNRESET.
+ * Nobody is left to answer; it is the client's cancel, not a fault of the server.
+ */
+function leftEarly(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "ERR_STREAM_PREMATURE_CLOSE" || code === "ECONNRESET" || (err as Error | null)?.name === "AbortError";
 }

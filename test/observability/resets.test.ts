@@ -167,3 +167,50 @@ describe("a client that drops its HTTP/1.1 connection while the server waits to 
       }));
   }
 });
+
+// After a reset the call's answers and the stream errors the reset causes are the client's cancel,
+// but a failure the reset cannot have caused is a bug of the server all the same: INTERNAL and an
+// error log line, whether it came in the reset's turn or later.
+describe("a bug that shows after the client's reset", () => {
+  for (const later of [false, true]) {
+    it(`gRPC Chatter throwing a TypeError ${later ? "a moment after" : "as soon as"} its input ended: counted as Internal, logged as an error`, async () => {
+      const buggy = await startServer({
+        logger,
+        services: [
+          service(ExampleService, {
+            async *chatter(reqs) {
+              for await (const r of reqs) yield { message: r.name };
+              if (later) await new Promise((r) => setTimeout(r, 20)); // the reset is known by then
+              throw new TypeError("a bug after the input ended");
+            },
+          }),
+        ],
+      });
+      const labels = example("grpc", "Chatter");
+      const handled = (s: Scrape, c?: string) => valueOf(s, "oneport_server_handled_total", c ? { ...labels, code: c } : labels);
+      const before = await scrapeUntil(buggy.url, () => true);
+      const session = http2.connect(buggy.url);
+      try {
+        const req = session.request({ ":method": "POST", ":path": "/example.ExampleService/Chatter", "content-type": "application/grpc", te: "trailers" });
+        req.on("error", () => {});
+        req.write(envelope(0, toBinary(HelloRequestSchema, create(HelloRequestSchema, { name: "Bo" }))));
+        await new Promise((resolve) => req.once("data", resolve)); // the answer to the first message
+        lines.length = 0;
+        req.close(http2.constants.NGHTTP2_CANCEL);
+        const after = await scrapeUntil(buggy.url, (s) => handled(s) === handled(before) + 1);
+        assert.equal(handled(after, "Internal") - handled(before, "Internal"), 1, "counted as Internal");
+        // As any internal failure: the error guard's line with the cause, the call's line with its code.
+        const errors = lines.filter((l) => l.level >= 50) as Array<{ msg: string; code?: string; err?: { message?: string } }>;
+        assert.deepEqual(
+          errors.map((l) => [l.msg, l.code ?? l.err?.message]),
+          [
+            ["unexpected error in a call", "a bug after the input ended"],
+            ["call failed", "internal"],
+          ],
+        );
+      } finally {
+        session.destroy();
+      }
+    });
+  }
+});
