@@ -1,5 +1,6 @@
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from "./config.js";
 import { errorInterceptor } from "./core/errors.js";
 import { loggingInterceptor } from "./core/logging.js";
@@ -140,13 +141,13 @@ export function createServer(opts: Partial<ServerOptions> = {}): OneportServer {
       closing ??= (async () => {
         logger.info({ graceMs: options.limits.shutdownTimeoutMs }, "shutting down");
         health.setAll(ServingStatus.NOT_SERVING);
-        const grace = listener.close(options.limits.shutdownTimeoutMs);
+        // Calls still running when the grace period ends are ended with UNAVAILABLE (every protocol
+        // sends it as its status), then their connections are closed.
+        const reason = new ConnectError("the server is shutting down", Code.Unavailable);
+        const grace = listener.close(options.limits.shutdownTimeoutMs, () => shutdown.abort(reason));
         await Promise.all(features.map((f) => f.close?.()));
-        // Calls still running when the grace period ends are cancelled with their connections.
-        const timer = setTimeout(() => shutdown.abort(), options.limits.shutdownTimeoutMs);
         await grace;
-        clearTimeout(timer);
-        shutdown.abort();
+        shutdown.abort(reason);
         logger.info("stopped");
       })();
       return closing;

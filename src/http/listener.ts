@@ -12,6 +12,10 @@ import { unreadBodyResponse } from "./unread-body.js";
 /** The HTTP/2 client connection preface (RFC 9113 §3.4). */
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
+// After the shutdown grace period: how long the calls ended then have to send their status (gRPC
+// trailers, a Connect end-of-stream, an SSE error event) before the connections are cut.
+export const FINAL_FLUSH_MS = 1000;
+
 /** What the listener hands connections to. */
 export interface ListenerHandlers {
   request: (req: NodeRequest, res: NodeResponse) => void;
@@ -30,8 +34,12 @@ export interface Listener {
   readonly h2: http2.Http2Server | http2.Http2SecureServer;
   /** Resolves with the bound address once listening. */
   listen(port: number, host: string): Promise<net.AddressInfo>;
-  /** Stops accepting, sends GOAWAY, waits up to `graceMs` for open calls, then destroys what is left. */
-  close(graceMs: number): Promise<void>;
+  /**
+   * Stops accepting, sends GOAWAY, waits up to `graceMs` for open calls; then, if any are left, calls
+   * `graceOver` (which ends them), waits up to FINAL_FLUSH_MS for their last answers to go out, and
+   * destroys what is left.
+   */
+  close(graceMs: number, graceOver?: () => void): Promise<void>;
   /** Open TCP connections right now. */
   connections(): number;
 }
@@ -206,16 +214,24 @@ export function createListener(limits: Limits, tls: TlsOptions | undefined, hand
         });
       });
     },
-    async close(graceMs) {
+    async close(graceMs, graceOver) {
       closing = true;
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       h1.close(); // stops its timeout checker; its idle keep-alive sockets close now
       for (const s of sessions) s.close();
-      const deadline = Date.now() + graceMs;
-      while (sockets.size > 0 && Date.now() < deadline) {
-        // Idle HTTP/1.1 keep-alive sockets have nothing in flight: close them now.
-        for (const s of sockets) if (isIdleHttp1(s)) s.destroy();
-        await new Promise((r) => setTimeout(r, 20));
+      // Until every connection is gone (HTTP/2 sessions close once their streams ended) or the time is up.
+      const drain = async (until: number) => {
+        while (sockets.size > 0 && Date.now() < until) {
+          // Idle HTTP/1.1 keep-alive sockets have nothing in flight: close them now.
+          for (const s of sockets) if (isIdleHttp1(s)) s.destroy();
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      await drain(Date.now() + graceMs);
+      if (sockets.size > 0 && graceOver) {
+        // The calls still running are ended (with a status), and their answers get a moment to go out.
+        graceOver();
+        await drain(Date.now() + FINAL_FLUSH_MS);
       }
       for (const s of sockets) s.destroy();
       await stopped;

@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import * as grpc from "@grpc/grpc-js";
+import { createGrpcJsClient } from "../../src/client/grpc-js.js";
 import { ExampleService } from "../../src/gen/example/example_pb.js";
 import { ServingStatus } from "../../src/services/health.js";
+import type { OneportServer } from "../../src/server.js";
 import { startServer } from "../support/server.js";
 
 describe("graceful shutdown", () => {
@@ -29,22 +32,74 @@ describe("graceful shutdown", () => {
     assert.equal(err.code, Code.Unavailable);
   });
 
-  it("cancels calls that outlive the grace period", async () => {
-    const { url, server } = await startServer({ limits: { shutdownTimeoutMs: 200 } });
-    const client = createClient(ExampleService, createGrpcTransport({ baseUrl: url }));
-    const started = Date.now();
-    const stream = client.sayHelloStream({ name: "Long", count: 50, intervalMs: 1000 });
+});
+
+// A stream that outlives the grace period is ended with UNAVAILABLE "the server is shutting down",
+// sent as each protocol's status before the connections are cut (they were cut first, and gRPC
+// clients saw a bare EOF or "incomplete envelope").
+describe("a stream that outlives the shutdown grace period", { timeout: 30_000 }, () => {
+  const slow = { name: "Long", count: 50, intervalMs: 1000 };
+  const grace = { limits: { shutdownTimeoutMs: 200 } };
+
+  /** Reads a stream's first message, shuts the server down, and returns the error that ends the stream. */
+  async function endOf(server: OneportServer, stream: AsyncIterable<unknown>): Promise<ConnectError> {
     const it = stream[Symbol.asyncIterator]();
     await it.next();
+    const started = Date.now();
     const closing = server.close();
-    const err = await it.next().then(
-      () => it.next(),
-    ).then(
-      () => assert.fail("the stream must not run to its end"),
-      (e: unknown) => ConnectError.from(e),
-    );
-    await closing;
-    assert.ok([Code.Canceled, Code.Unavailable, Code.Internal, Code.Aborted].includes(err.code), `code ${Code[err.code]}`);
-    assert.ok(Date.now() - started < 5000, "shutdown waited for the whole stream");
+    try {
+      for (;;) if ((await it.next()).done) assert.fail("the stream must not end normally");
+    } catch (e) {
+      await closing;
+      assert.ok(Date.now() - started < 5000, "shutdown waited for the whole stream");
+      return ConnectError.from(e);
+    }
+  }
+
+  const transports = {
+    "gRPC (connect-node client)": (baseUrl: string) => createGrpcTransport({ baseUrl }),
+    "gRPC-Web over HTTP/1.1": (baseUrl: string) => createGrpcWebTransport({ baseUrl, httpVersion: "1.1" }),
+    "Connect over HTTP/2": (baseUrl: string) => createConnectTransport({ baseUrl, httpVersion: "2" }),
+    "Connect over HTTP/1.1": (baseUrl: string) => createConnectTransport({ baseUrl, httpVersion: "1.1" }),
+  };
+  for (const [name, transport] of Object.entries(transports)) {
+    it(`${name}: UNAVAILABLE, the server is shutting down`, async () => {
+      const { url, server } = await startServer(grace);
+      const err = await endOf(server, createClient(ExampleService, transport(url)).sayHelloStream(slow));
+      assert.equal(err.code, Code.Unavailable, `${Code[err.code]}: ${err.rawMessage}`);
+      assert.equal(err.rawMessage, "the server is shutting down");
+    });
+  }
+
+  it("gRPC (@grpc/grpc-js client): UNAVAILABLE with the reason", async () => {
+    const { port, server } = await startServer(grace);
+    const client = createGrpcJsClient(ExampleService, `127.0.0.1:${port}`);
+    try {
+      const call = (client.sayHelloStream as (r: object) => grpc.ClientReadableStream<unknown>)(slow);
+      await new Promise((resolve) => call.once("data", resolve));
+      const closing = server.close();
+      const err = await new Promise<grpc.ServiceError>((resolve) => call.on("error", resolve));
+      await closing;
+      assert.equal(err.code, grpc.status.UNAVAILABLE, `${err.code}: ${err.details}`);
+      assert.equal(err.details, "the server is shutting down");
+    } finally {
+      client.close();
+    }
   });
+
+  for (const sse of [false, true]) {
+    it(`REST ${sse ? "Server-Sent Events" : "NDJSON"}: the stream ends with the UNAVAILABLE status`, async () => {
+      const { url, server } = await startServer(grace);
+      const res = await fetch(`${url}/v1/hello/Long/stream?count=50&intervalMs=1000`, { headers: sse ? { accept: "text/event-stream" } : {} });
+      assert.equal(res.status, 200);
+      const reader = res.body!.getReader();
+      let text = new TextDecoder().decode((await reader.read()).value);
+      const closing = server.close();
+      for (let r = await reader.read(); !r.done; r = await reader.read()) text += new TextDecoder().decode(r.value);
+      await closing;
+      const status = '{"code":14,"message":"the server is shutting down"';
+      if (sse) assert.ok(text.includes(`event: error\ndata: ${status}`), text);
+      else assert.ok(text.trimEnd().split("\n").at(-1)!.startsWith(`{"error":${status}`), text);
+    });
+  }
 });
