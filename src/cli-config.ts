@@ -7,6 +7,7 @@ import { authFlags, authFromCli, authUsage } from "./auth/cli.js";
 import { metricsFlags, metricsFromCli, metricsUsage } from "./observability/cli.js";
 import { DEV_CHAT_TOKENS, parseTokens } from "./core/auth.js";
 import { limitFlags, limitsFromCli, limitsUsage } from "./cli-limits.js";
+import { normalizeOrigin } from "./ws/options.js";
 
 /** Usage text of `npx tsx src/main.ts --help`. */
 export const usage = `Usage: npx tsx src/main.ts [options]
@@ -26,6 +27,8 @@ Options (each also read from the environment variable in brackets; flags win):
   --redis-url URL     share chat rooms between instances via Redis  [REDIS_URL, unset = in memory]
   --chat-tokens LIST  chat tokens as name:token,name2:token2       [CHAT_TOKENS, default: dev tokens
                       alice:alice-token,bob:bob-token, for local use only]
+  --ws-origins LIST   other origins whose pages may open /ws, comma-separated [WS_ORIGINS,
+                      default: only the server's own] (https://app.example.com)
 ${metricsUsage}${authUsage}${corsUsage}${limitsUsage}  -h, --help          show this text
 `;
 
@@ -63,6 +66,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliConfig {
         workers: { type: "string" },
         "redis-url": { type: "string" },
         "chat-tokens": { type: "string" },
+        "ws-origins": { type: "string" },
         ...metricsFlags,
         ...authFlags,
         ...limitFlags,
@@ -117,6 +121,12 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliConfig {
   } catch (e) {
     throw new Error(`--chat-tokens (CHAT_TOKENS): ${(e as Error).message}`);
   }
+  const wsOrigins = pick("ws-origins", "WS_ORIGINS")?.split(",").map((o) => o.trim()).filter((o) => o !== "");
+  try {
+    wsOrigins?.forEach(normalizeOrigin);
+  } catch (e) {
+    throw new Error(`--ws-origins (WS_ORIGINS): ${(e as Error).message.replace(/^ws\.allowedOrigins: /, "")}`);
+  }
   return {
     help: values.help === true,
     logLevel,
@@ -130,7 +140,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliConfig {
       tls: cert && key ? { cert: read(cert, "certificate"), key: read(key, "key") } : undefined,
       limits,
       cors: corsFromCli(pick),
-      ws: fromFlags.ws,
+      ws: wsOrigins ? { ...fromFlags.ws, allowedOrigins: wsOrigins } : fromFlags.ws,
       auth: authFromCli(pick, values["ws-require-auth"], env, chatTokens),
       metrics: metricsFromCli(pick),
     },

@@ -1,5 +1,5 @@
-import { defaultLimits, type Limits } from "./config.js";
-import { defaultWsOptions, type WsOptions } from "./ws/options.js";
+import { defaultLimits, requiredLimits, type Limits } from "./config.js";
+import { defaultWsOptions, positiveWsOptions, type WsOptions } from "./ws/options.js";
 
 // One row per limit the CLI sets: the option key, its help, and the largest value accepted. The flag
 // and the environment variable are derived from the key (maxHeaderBytes: --max-header-bytes,
@@ -37,7 +37,11 @@ const kebab = (k: string) => k.replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLowerCas
 const flagOf = (prefix: string, key: string) => prefix + kebab(key);
 const envOf = (flag: string) => flag.replace(/-/g, "_").toUpperCase();
 
-const rows = [...limitRows.map((r) => ({ flag: flagOf("", r[0]), key: r[0], help: r[1], max: r[2] ?? MAX, def: defaultLimits[r[0]], ws: false })), ...wsRows.map((r) => ({ flag: flagOf("ws-", r[0]), key: r[0], help: r[1], max: r[2] ?? MAX, def: defaultWsOptions[r[0]] as number, ws: true }))];
+const required: ReadonlySet<string> = new Set(requiredLimits);
+const rows = [
+  ...limitRows.map((r) => ({ flag: flagOf("", r[0]), key: r[0], help: r[1], min: required.has(r[0]) ? 1 : 0, max: r[2] ?? MAX, def: defaultLimits[r[0]], ws: false })),
+  ...wsRows.map((r) => ({ flag: flagOf("ws-", r[0]), key: r[0], help: r[1], min: positiveWsOptions.has(r[0]) ? 1 : 0, max: r[2] ?? MAX, def: defaultWsOptions[r[0]] as number, ws: true })),
+];
 
 /** parseArgs options of the limit flags. */
 export const limitFlags: Record<string, { type: "string" }> = Object.fromEntries(rows.map((r) => [r.flag, { type: "string" as const }]));
@@ -53,7 +57,7 @@ export function limitsFromCli(pick: (flag: string, env: string) => string | unde
     const raw = pick(r.flag, envOf(r.flag));
     if (raw === undefined) continue;
     const n = Number(raw);
-    if (!/^\d+$/.test(raw.trim()) || n > r.max) throw new Error(`--${r.flag} (${envOf(r.flag)}) must be an integer from 0 to ${r.max}, got "${raw}"`);
+    if (!/^\d+$/.test(raw.trim()) || n < r.min || n > r.max) throw new Error(`--${r.flag} (${envOf(r.flag)}) must be an integer from ${r.min} to ${r.max}, got "${raw}"`);
     (r.ws ? ws : limits)[r.key] = n;
   }
   // Checked here too so that the CLI says which flags disagree instead of failing at start.

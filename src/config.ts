@@ -128,6 +128,9 @@ export interface ResolvedOptions extends Omit<ServerOptions, "auth" | "limits" |
   tracing: TracingOptions;
 }
 
+/** The limits that guard against abuse and cannot be turned off: at least 1. */
+export const requiredLimits = ["maxMessageBytes", "headersTimeoutMs", "maxHeaderBytes", "maxHeaderCount", "http2MaxSessionMemoryMb", "maxConcurrentStreams", "http2ControlFrameBurst", "http2RapidResetBurst"] as const;
+
 /** Validates options once and fills in defaults; throws an Error that says which option is wrong. */
 export function resolveOptions(opts: Partial<ServerOptions>): ResolvedOptions {
   const limits: Limits = { ...defaultLimits };
@@ -137,8 +140,7 @@ export function resolveOptions(opts: Partial<ServerOptions>): ResolvedOptions {
     if (typeof v !== "number" || !Number.isInteger(v) || v < 0) throw new Error(`limit ${k} must be a non-negative integer, got ${String(v)}`);
     (limits as unknown as Record<string, number>)[k] = v;
   }
-  if (limits.maxMessageBytes < 1) throw new Error("limit maxMessageBytes must be at least 1");
-  for (const k of ["headersTimeoutMs", "maxHeaderBytes", "maxHeaderCount", "http2MaxSessionMemoryMb", "maxConcurrentStreams", "http2ControlFrameBurst", "http2RapidResetBurst"] as const) {
+  for (const k of requiredLimits) {
     if (limits[k] < 1) throw new Error(`limit ${k} must be at least 1 (it guards against abuse and cannot be turned off)`);
   }
   // nghttp2 (Node 20) answers its 1000th rapid reset with a GOAWAY that leaves the connection open,

@@ -32,7 +32,6 @@ const logger = isClusterWorker() ? rootLogger.child({ worker: workerId(), pid: p
 // Redis with REDIS_URL, else the primary's relay in a worker, else memory: services see only Broker.
 const broker = instrumentBroker(await createBroker({ redisUrl: cfg.redisUrl, logger }), brokerKind({ redisUrl: cfg.redisUrl })); // counted for /metrics
 const chat = createChat(broker);
-if (cfg.devChatTokens) logger.warn({ tokens: DEV_CHAT_TOKENS }, "chat uses the well-known dev tokens: set CHAT_TOKENS (or --chat-tokens) before exposing this server");
 let server: ReturnType<typeof createServer>;
 try {
   server = createServer({
@@ -50,6 +49,7 @@ try {
   await broker.close();
   process.exit(2);
 }
+if (cfg.devChatTokens) logger.warn({ tokens: DEV_CHAT_TOKENS }, "chat uses the well-known dev tokens: set CHAT_TOKENS (or --chat-tokens) before exposing this server");
 // Workers share the port, so a scrape reaches one of them: the label keeps their series apart.
 if (isClusterWorker()) server.context.metrics?.registry.setDefaultLabels({ worker: String(workerId()) });
 try {
@@ -59,7 +59,13 @@ try {
   reportListening(addr.port);
 } catch (e) {
   const err = e as NodeJS.ErrnoException;
-  const hint = err.code === "EADDRINUSE" ? " (the port is taken: pick another with --port or PORT)" : err.code === "EACCES" ? " (not allowed to bind this port: use one above 1023)" : "";
+  const hints: Record<string, string> = {
+    EADDRINUSE: " (the port is taken: pick another with --port or PORT)",
+    EACCES: " (not allowed to bind this port: use one above 1023)",
+    ENOTFOUND: " (no such host: set --host or HOST to an address of this machine, e.g. 127.0.0.1 or 0.0.0.0)",
+    EADDRNOTAVAIL: " (not an address of this machine: set --host or HOST to one, e.g. 127.0.0.1 or 0.0.0.0)",
+  };
+  const hint = hints[err.code ?? ""] ?? "";
   logger.fatal({ code: err.code }, `cannot listen: ${err.message}${hint}`);
   process.exit(1);
 }

@@ -40,7 +40,8 @@ export const defaultWsOptions: WsOptions = {
 };
 
 const numeric = ["maxFrameBytes", "maxStreamsPerConnection", "maxConnections", "idleTimeoutMs", "pingIntervalMs", "maxBufferedBytes", "maxPendingMessages"] as const;
-const positive = new Set(["maxFrameBytes", "maxStreamsPerConnection", "maxConnections", "maxBufferedBytes", "maxPendingMessages"]);
+/** The numeric ws options that must be at least 1 (the others may be 0: off). */
+export const positiveWsOptions: ReadonlySet<string> = new Set(["maxFrameBytes", "maxStreamsPerConnection", "maxConnections", "maxBufferedBytes", "maxPendingMessages"]);
 
 /** Validates the `ws` options block and fills in defaults; throws an Error that names the bad option. */
 export function resolveWsOptions(opts: Partial<WsOptions> = {}): WsOptions {
@@ -50,8 +51,8 @@ export function resolveWsOptions(opts: Partial<WsOptions> = {}): WsOptions {
   const out: WsOptions = { ...defaultWsOptions, ...withoutUndefined(opts), allowedOrigins: [...(opts.allowedOrigins ?? [])] };
   for (const k of numeric) {
     const v = out[k];
-    if (typeof v !== "number" || !Number.isInteger(v) || v < (positive.has(k) ? 1 : 0)) {
-      throw new Error(`ws.${k} must be an integer of at least ${positive.has(k) ? 1 : 0}, got ${String(v)}`);
+    if (typeof v !== "number" || !Number.isInteger(v) || v < (positiveWsOptions.has(k) ? 1 : 0)) {
+      throw new Error(`ws.${k} must be an integer of at least ${positiveWsOptions.has(k) ? 1 : 0}, got ${String(v)}`);
     }
   }
   if (typeof out.enabled !== "boolean") throw new Error(`ws.enabled must be true or false, got ${String(out.enabled)}`);

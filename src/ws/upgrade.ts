@@ -17,7 +17,7 @@ export interface UpgradeState {
 export function checkUpgrade(headers: IncomingHttpHeaders, state: UpgradeState): UpgradeVerdict {
   const origin = headers.origin;
   if (!originAllowed(origin, headers.host, state.allowedOrigins)) {
-    return { status: 403, code: "permission_denied", message: `origin ${origin} may not open WebSockets here; the server allows its own origin and ws.allowedOrigins` };
+    return { status: 403, code: "permission_denied", message: `origin ${origin} may not open WebSockets here; the server allows its own origin and ws.allowedOrigins (--ws-origins)` };
   }
   if (state.closing) return { status: 503, code: "unavailable", message: "the server is shutting down" };
   if (state.connections >= state.maxConnections) {

@@ -250,7 +250,11 @@ describe("limit settings", () => {
     const cfg = parseCli(["--flood-cooldown-ms", "2500"], { HTTP2_RAPID_RESET_BURST: "50" });
     assert.equal(cfg.server.limits?.floodCooldownMs, 2500);
     assert.equal(cfg.server.limits?.http2RapidResetBurst, 50);
-    assert.throws(() => parseCli(["--http2-rapid-reset-burst", "901"], {}), /--http2-rapid-reset-burst \(HTTP2_RAPID_RESET_BURST\) must be an integer from 0 to 900/);
+    assert.throws(() => parseCli(["--http2-rapid-reset-burst", "901"], {}), /--http2-rapid-reset-burst \(HTTP2_RAPID_RESET_BURST\) must be an integer from 1 to 900/);
+    // Limits that cannot be turned off name their flag and its range too (not the option's name).
+    assert.throws(() => parseCli(["--max-concurrent-streams", "0"], {}), /--max-concurrent-streams \(MAX_CONCURRENT_STREAMS\) must be an integer from 1 to/);
+    assert.throws(() => parseCli([], { WS_MAX_FRAME_BYTES: "0" }), /--ws-max-frame-bytes \(WS_MAX_FRAME_BYTES\) must be an integer from 1 to/);
+    assert.equal(parseCli(["--max-connections", "0"], {}).server.limits?.maxConnections, 0, "0 = unlimited where the limit may be off");
     assert.match(usage, /--flood-cooldown-ms N\n.*\[FLOOD_COOLDOWN_MS, default 10000\]/);
   });
 
