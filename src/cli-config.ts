@@ -23,6 +23,8 @@ Options (each also read from the environment variable in brackets; flags win):
   --log-level LEVEL   fatal, error, warn, info, debug, trace, silent [LOG_LEVEL, default info]
   --max-message-bytes N   largest message a client may send        [MAX_MESSAGE_BYTES, default 4194304]
   --shutdown-timeout-ms N grace period for in-flight calls          [SHUTDOWN_TIMEOUT_MS, default 10000]
+  --shutdown-delay-ms N   before that, keep serving this long while /readyz says 503,
+                      for load balancers to take the server out  [SHUTDOWN_DELAY_MS, default 0]
   --workers N|auto    worker processes sharing the port; auto = one per core [WORKERS, default 1]
   --redis-url URL     share chat rooms between instances via Redis  [REDIS_URL, unset = in memory]
   --chat-tokens LIST  chat tokens as name:token,name2:token2       [CHAT_TOKENS, default: dev tokens
@@ -63,6 +65,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliConfig {
         "log-level": { type: "string" },
         "max-message-bytes": { type: "string" },
         "shutdown-timeout-ms": { type: "string" },
+        "shutdown-delay-ms": { type: "string" },
         workers: { type: "string" },
         "redis-url": { type: "string" },
         "chat-tokens": { type: "string" },
@@ -105,6 +108,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliConfig {
   if (maxMessageBytes !== undefined) limits.maxMessageBytes = maxMessageBytes;
   const shutdownTimeoutMs = int("shutdown-timeout-ms", "SHUTDOWN_TIMEOUT_MS", 0, 3_600_000);
   if (shutdownTimeoutMs !== undefined) limits.shutdownTimeoutMs = shutdownTimeoutMs;
+  const shutdownDelayMs = int("shutdown-delay-ms", "SHUTDOWN_DELAY_MS", 0, 3_600_000);
+  if (shutdownDelayMs !== undefined) limits.shutdownDelayMs = shutdownDelayMs;
   const workersRaw = pick("workers", "WORKERS");
   let workers = 1;
   if (workersRaw?.trim() === "auto") workers = availableParallelism();

@@ -8,7 +8,7 @@ export interface PrimaryOptions {
   /** Worker processes to keep running. */
   workers: number;
   logger: Logger;
-  /** The workers' grace period; the primary gives them this plus `killAfterMs` before SIGKILL. */
+  /** The workers' whole shutdown (delay and grace period); the primary gives them this plus `killAfterMs` before SIGKILL. */
   shutdownTimeoutMs: number;
   /** Relay broker traffic between workers through the primary (when there is no Redis). */
   relay: boolean;

@@ -64,6 +64,11 @@ export interface Limits {
   floodCooldownMs: number;
   /** Time graceful shutdown waits for in-flight calls before it closes connections. */
   shutdownTimeoutMs: number;
+  /**
+   * Time graceful shutdown first keeps serving while it reports not ready (/readyz 503, health
+   * NOT_SERVING), so a load balancer stops sending new calls before the listener closes (0 = none).
+   */
+  shutdownDelayMs: number;
 }
 
 /** Options of createServer(). Everything is optional; defaults are safe. */
@@ -115,6 +120,7 @@ export const defaultLimits: Limits = {
   http2RapidResetBurst: 100,
   floodCooldownMs: 10_000,
   shutdownTimeoutMs: 10_000,
+  shutdownDelayMs: 0,
 };
 
 /** Validated, defaulted options as the server uses them. */

@@ -26,7 +26,7 @@ if (cfg.help) {
 const rootLogger = createLogger(cfg.logLevel);
 if (cfg.workers > 1 && !isClusterWorker()) {
   // The primary only forks, supervises and relays; the workers below serve the port.
-  await runPrimary({ workers: cfg.workers, logger: rootLogger, relay: !cfg.redisUrl, shutdownTimeoutMs: cfg.server.limits?.shutdownTimeoutMs ?? defaultLimits.shutdownTimeoutMs });
+  await runPrimary({ workers: cfg.workers, logger: rootLogger, relay: !cfg.redisUrl, shutdownTimeoutMs: (cfg.server.limits?.shutdownDelayMs ?? defaultLimits.shutdownDelayMs) + (cfg.server.limits?.shutdownTimeoutMs ?? defaultLimits.shutdownTimeoutMs) });
 }
 const logger = isClusterWorker() ? rootLogger.child({ worker: workerId(), pid: process.pid }) : rootLogger;
 // Redis with REDIS_URL, else the primary's relay in a worker, else memory: services see only Broker.

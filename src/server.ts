@@ -139,12 +139,15 @@ export function createServer(opts: Partial<ServerOptions> = {}): OneportServer {
     },
     close() {
       closing ??= (async () => {
-        logger.info({ graceMs: options.limits.shutdownTimeoutMs }, "shutting down");
+        const { shutdownTimeoutMs, shutdownDelayMs } = options.limits;
+        logger.info({ graceMs: shutdownTimeoutMs, delayMs: shutdownDelayMs }, "shutting down");
         health.setAll(ServingStatus.NOT_SERVING);
+        // Still serving, but not ready: load balancers that poll /readyz or health stop sending calls.
+        if (shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, shutdownDelayMs));
         // Calls still running when the grace period ends are ended with UNAVAILABLE (every protocol
         // sends it as its status), then their connections are closed.
         const reason = new ConnectError("the server is shutting down", Code.Unavailable);
-        const grace = listener.close(options.limits.shutdownTimeoutMs, () => shutdown.abort(reason));
+        const grace = listener.close(shutdownTimeoutMs, () => shutdown.abort(reason));
         await Promise.all(features.map((f) => f.close?.()));
         await grace;
         shutdown.abort(reason);

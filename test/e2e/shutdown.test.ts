@@ -32,6 +32,24 @@ describe("graceful shutdown", () => {
     assert.equal(err.code, Code.Unavailable);
   });
 
+
+  it("with shutdownDelayMs, first keeps serving while /readyz answers 503, then stops accepting", async () => {
+    const { url, server } = await startServer({ limits: { shutdownDelayMs: 600, shutdownTimeoutMs: 500 } });
+    const client = createClient(ExampleService, createGrpcTransport({ baseUrl: url }));
+    assert.equal((await fetch(`${url}/readyz`)).status, 200);
+    const started = Date.now();
+    const closing = server.close();
+    const ready = await fetch(`${url}/readyz`);
+    assert.equal(ready.status, 503);
+    assert.deepEqual(await ready.json(), { status: "not ready" });
+    assert.equal(server.context.health.get(""), ServingStatus.NOT_SERVING);
+    // Calls are still served meanwhile, on open connections and new ones.
+    assert.equal((await client.sayHello({ name: "during" })).message, "Hello, during");
+    assert.equal((await fetch(`${url}/v1/hello/new`, { headers: { connection: "close" } })).status, 200);
+    await closing;
+    assert.ok(Date.now() - started >= 600, "the delay came first");
+    await assert.rejects(fetch(`${url}/readyz`), "the listener is closed after the delay");
+  });
 });
 
 // A stream that outlives the grace period is ended with UNAVAILABLE "the server is shutting down",
