@@ -119,14 +119,20 @@ export class Auth {
    * GET requests may bring the token in the cookie or the query parameter (when enabled). Returns the
    * call's context values and the query without the token parameter.
    */
-  async rest(method: string, req: { method?: string; url?: string; headers: IncomingMessage["headers"] }, query: string): Promise<{ values?: ContextValues; query: string }> {
+  async rest(
+    method: string,
+    req: { method?: string; url?: string; headers: IncomingMessage["headers"] },
+    query: string,
+    // The Authorization the call will carry as metadata, when the transcoder gives it one (it may come from Grpc-Metadata-Authorization).
+    header: string | undefined = req.headers.authorization,
+  ): Promise<{ values?: ContextValues; query: string }> {
     const q = this.options.queryParam;
     const rest = q === "" ? query : withoutParam(query, q);
     // The call's URL (and whatever logs it) keeps no token.
     if (rest !== query && req.url !== undefined) req.url = req.url.slice(0, req.url.indexOf("?")) + (rest === "" ? "" : `?${rest}`);
     const access = this.rules.access(method);
     if (access === "public") return { query: rest };
-    let authorization = req.headers.authorization;
+    let authorization = header;
     if (authorization === undefined && (req.method === "GET" || req.method === "HEAD")) {
       const token = cookieValue(req.headers.cookie, this.options.cookie) ?? (q === "" ? undefined : queryToken(`?${query}`, q));
       if (token !== undefined) authorization = `Bearer ${token}`;

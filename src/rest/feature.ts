@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from "node:http";
 import { createRegistry, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ContextValues } from "@connectrpc/connect";
 import { file_google_rpc_error_details } from "../gen/google/rpc/error_details_pb.js";
@@ -49,12 +50,12 @@ export function restFeature(ctx: ServerContext): Feature {
     return timeoutMs;
   };
 
-  const startCall = (req: NodeRequest, route: RestRoute, timeoutMs: number | undefined, values: ContextValues | undefined) =>
+  const startCall = (req: NodeRequest, route: RestRoute, timeoutMs: number | undefined, values: ContextValues | undefined, metadata = requestMetadata(req.headers, allowed)) =>
     ctx.pipeline.context(route.method, {
       protocol: "rest",
       requestMethod: req.method ?? "GET",
       url: req.url ?? "/",
-      nodeHeaders: requestMetadata(req.headers, allowed),
+      nodeHeaders: metadata,
       timeoutMs,
       contextValues: values,
     });
@@ -95,15 +96,17 @@ export function restFeature(ctx: ServerContext): Feature {
       );
     }
     const timeoutMs = deadlineOf(req);
-    // Auth before the body is read, and before an SSE stream opens (its client gets a plain 401).
-    const gate = ctx.auth ? await ctx.auth.rest(m.path.slice(1), req, query) : undefined;
+    const metadata = requestMetadata(req.headers, allowed);
+    // Auth before the body is read, and before an SSE stream opens (its client gets a plain 401). It
+    // checks the Authorization the implementation will see (Grpc-Metadata-Authorization included).
+    const gate = ctx.auth ? await ctx.auth.rest(m.path.slice(1), req, query, authorizationOf(metadata, req)) : undefined;
     if (gate) query = gate.query;
     let body: RawBody | undefined;
     if (route.body !== "") {
       body = { bytes: await readBody(req, limits.maxMessageBytes), contentType: String(req.headers["content-type"] ?? "") };
     }
     const input = decodeRequest(route, path, query, body, types);
-    const call = startCall(req, route, timeoutMs, gate?.values);
+    const call = startCall(req, route, timeoutMs, gate?.values, metadata);
     if (kind === "unary") return unary(res, route, call, input);
     const onClose = call.abort.bind(call, undefined);
     res.once("close", onClose);
@@ -174,6 +177,14 @@ export function restFeature(ctx: ServerContext): Feature {
       return true;
     },
   };
+}
+
+// The call's authorization metadata as one value (two headers that both set it are joined, and fail
+// as a token); the HTTP header when the metadata allowlist leaves it out.
+function authorizationOf(metadata: IncomingHttpHeaders, req: NodeRequest): string | undefined {
+  if (!("authorization" in metadata)) return req.headers.authorization;
+  const v = metadata.authorization;
+  return Array.isArray(v) ? v.join(", ") : v;
 }
 
 async function* single(m: Message): AsyncIterable<Message> {

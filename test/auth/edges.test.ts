@@ -231,3 +231,25 @@ describe("chat with JWTs", async () => {
     assert.equal(a.status, 200);
   });
 });
+
+// REST checks the Authorization the implementation will see: Grpc-Metadata-Authorization becomes
+// the call's authorization metadata (grpc-gateway's convention), so it is what auth verifies too.
+describe("REST auth and Grpc-Metadata-Authorization", () => {
+  it("authenticates the authorization metadata the service sees, never one value while the service sees another", async () => {
+    const { transcodingService } = await import("../rest/transcoding-service.js");
+    const { url } = await startServer({
+      services: [transcodingService()],
+      auth: { tokens: [{ token: "alice-token", subject: "alice" }, { token: "bob-token", subject: "bob" }], defaultAccess: "authenticated" },
+    });
+    const seen = async (headers: Record<string, string>) => {
+      const r = await get(url, "/v1/metadata", headers);
+      return r.status === 200 ? (JSON.parse(r.text) as { headers: Record<string, string> }).headers.authorization : r.status;
+    };
+    assert.equal(await seen({ authorization: "Bearer alice-token" }), "Bearer alice-token");
+    // Only the prefixed header: the service sees bob's token, so bob is who is authenticated.
+    assert.equal(await seen({ "grpc-metadata-authorization": "Bearer bob-token" }), "Bearer bob-token");
+    // Both: the service would see two tokens at once; that is no valid credential.
+    assert.equal(await seen({ authorization: "Bearer alice-token", "grpc-metadata-authorization": "Bearer bob-token" }), 401);
+    assert.equal(await seen({ "grpc-metadata-authorization": "Bearer nobody" }), 401);
+  });
+});
