@@ -80,6 +80,7 @@ export function corsFeature(ctx: ServerContext): Feature {
   const opts = ctx.options.cors;
   const allowed = originMatcher(opts.allowedOrigins);
   const star = opts.allowedOrigins.includes("*");
+  const enabled = opts.allowedOrigins.length > 0;
   // connect's (grpc-status, grpc-message, ...) and WWW-Authenticate: a page must be able to read why
   // a call was refused (the auth layer's challenge: invalid_token, insufficient_scope).
   const exposed = [...connectCors.exposedHeaders, "WWW-Authenticate", ...opts.exposedHeaders].join(", ");
@@ -99,7 +100,11 @@ export function corsFeature(ctx: ServerContext): Feature {
     name: "cors",
     http(req, res) {
       const origin = req.headers.origin;
-      if (typeof origin !== "string") return false;
+      if (typeof origin !== "string") {
+        // The answer differs with Origin (CORS headers or not): caches must keep them apart.
+        if (enabled) res.setHeader("vary", "Origin");
+        return false;
+      }
       const preflight = req.method === "OPTIONS" && req.headers["access-control-request-method"] !== undefined;
       const ok = allowed(origin);
       if (preflight) {
@@ -125,9 +130,9 @@ export function corsFeature(ctx: ServerContext): Feature {
       if (ok) {
         res.setHeader("access-control-allow-origin", star && !opts.allowCredentials ? "*" : origin);
         res.setHeader("access-control-expose-headers", exposed);
-        res.setHeader("vary", "Origin");
         if (opts.allowCredentials) res.setHeader("access-control-allow-credentials", "true");
       }
+      if (enabled) res.setHeader("vary", "Origin");
       return false;
     },
   };

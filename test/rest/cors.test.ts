@@ -51,6 +51,16 @@ describe("CORS", () => {
     assert.equal((await preflight(open.url, "/v1/hello/Bob", "http://a.example.org")).status, 403);
   });
 
+  it("marks every answer as varying with Origin once CORS is configured (allowed, refused or no Origin), and none without CORS", async () => {
+    for (const headers of [{ origin: "https://app.example.com" }, { origin: "https://evil.example.com" }, {}]) {
+      const a = await raw(open.url, "GET", "/v1/hello/Bob", { headers });
+      assert.equal(a.status, 200);
+      assert.equal(a.headers.vary, "Origin", JSON.stringify(headers));
+    }
+    const plain = await raw(closed.url, "GET", "/v1/hello/Bob", { headers: { origin: "https://app.example.com" } });
+    assert.equal(plain.headers.vary, undefined);
+  });
+
   it("refuses a preflight from an origin not allowed, with a Status body saying how to allow it", async () => {
     const a = await preflight(open.url, "/v1/hello/Bob", "https://evil.example.com");
     assert.equal(a.status, 403);
