@@ -52,7 +52,7 @@ describe("CORS", () => {
   });
 
   it("marks every answer as varying with Origin once CORS is configured (allowed, refused or no Origin), and none without CORS", async () => {
-    for (const headers of [{ origin: "https://app.example.com" }, { origin: "https://evil.example.com" }, {}]) {
+    for (const headers of [{ origin: "https://app.example.com" }, { origin: "https://evil.example.com" }, {}] as Record<string, string>[]) {
       const a = await raw(open.url, "GET", "/v1/hello/Bob", { headers });
       assert.equal(a.status, 200);
       assert.equal(a.headers.vary, "Origin", JSON.stringify(headers));
