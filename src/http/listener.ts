@@ -105,6 +105,7 @@ export function createListener(limits: Limits, tls: TlsOptions | undefined, hand
       return;
     }
     if (closing) res.shouldKeepAlive = false;
+    if (req.url !== undefined && req.url.charCodeAt(0) !== 47 /* "/" */) req.url = originForm(req.url);
     handlers.request(req, res);
   });
   // Node enforces headersTimeout and requestTimeout from a timer it starts on 'listening', which a
@@ -164,6 +165,7 @@ export function createListener(limits: Limits, tls: TlsOptions | undefined, hand
   }
 
   function upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer) {
+    if (req.url !== undefined && req.url.charCodeAt(0) !== 47 /* "/" */) req.url = originForm(req.url);
     if (tooManyHeaders(req)) socket.end("HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
     else if (closing || !handlers.upgrade(req, socket, head)) {
       socket.end("HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
@@ -285,4 +287,15 @@ function interceptStreams(h2: http2.Http2Server | http2.Http2SecureServer, fast:
   };
   // Floods and rapid resets: refused or held back by the guard (see h2-guard.ts admitStream).
   h2.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => admitStream(stream, headers, rest, dispatch));
+}
+
+/**
+ * The origin form ("/v1/x?y") of an absolute-form request target ("http://host:port/v1/x?y", what a
+ * client sends to a proxy), which a server must accept (RFC 9112 §3.2.2); anything else as it is.
+ */
+export function originForm(url: string): string {
+  const m = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(url);
+  if (m === null) return url;
+  const rest = url.slice(m[0].length);
+  return rest === "" || rest[0] === "?" ? `/${rest}` : rest;
 }
