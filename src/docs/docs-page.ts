@@ -57,6 +57,8 @@ export const initJs = `window.ui = SwaggerUIBundle({
   dom_id: "#swagger-ui",
   deepLinking: true,
   tryItOutEnabled: true,
+  // Off: on any host but localhost it would send the spec URL to validator.swagger.io (blocked by the CSP).
+  validatorUrl: null,
   presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
   plugins: [SwaggerUIBundle.plugins.DownloadUrl],
   layout: "StandaloneLayout",

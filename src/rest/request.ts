@@ -113,9 +113,12 @@ function fromJsonBody(input: DescMessage, body: RawBody, field: DescField | unde
       throw new RestError(`invalid JSON body: ${e instanceof Error ? e.message : String(e)}`, Code.InvalidArgument);
     }
   }
+  // Unknown fields are ignored, as Connect and gRPC-Gateway (DiscardUnknown) do: a newer client may
+  // send fields this server does not know yet.
+  const opts = { registry: types, ignoreUnknownFields: true };
   try {
-    if (!field) return fromJson(input, json as never, { registry: types });
-    return fromJson(input, { [field.jsonName]: json } as never, { registry: types });
+    if (!field) return fromJson(input, json as never, opts);
+    return fromJson(input, { [field.jsonName]: json } as never, opts);
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
     throw new RestError(`invalid request body${field ? ` for field "${field.name}"` : ""}: ${why}`, Code.InvalidArgument);

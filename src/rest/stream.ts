@@ -8,9 +8,110 @@ import { isHttpBody } from "./request.js";
 /** How a server stream is framed on REST. */
 export type StreamFormat = "ndjson" | "sse";
 
-/** Picks SSE when the client accepts text/event-stream, newline-delimited JSON otherwise. */
+/**
+ * Picks SSE when the Accept header names text/event-stream (or text/*) with a q above 0 and at
+ * least that of NDJSON and JSON; NDJSON otherwise, and for a missing or malformed header. The
+ * match-all range alone does not ask for SSE: fetch sends it by default and expects the default.
+ */
 export function streamFormat(accept: string | undefined): StreamFormat {
-  return accept !== undefined && accept.includes("text/event-stream") ? "sse" : "ndjson";
+  if (accept === undefined) return "ndjson";
+  const sse = acceptQuality(accept, "text", "event-stream", false);
+  return sse > 0 && sse >= acceptQuality(accept, "application", "x-ndjson") && sse >= acceptQuality(accept, "application", "json") ? "sse" : "ndjson";
+}
+
+/**
+ * The q an Accept header gives type/subtype (lowercase; RFC 9110 §12.5.1): that of the most specific
+ * matching media range (type/subtype, then type/*, then the match-all range unless `matchAll` is
+ * false), 0 when none matches, -1 when the header is malformed. The header's types compare
+ * case-insensitively; parameters other than q are ignored. Scans in place, without splitting or
+ * lowercasing: it runs per stream.
+ */
+export function acceptQuality(accept: string, type: string, subtype: string, matchAll = true): number {
+  let best = -1; // specificity of the best match so far: 0 match-all, 1 type/*, 2 type/subtype
+  let q = 0;
+  const n = accept.length;
+  for (let i = skipOws(accept, 0); i < n; i = skipOws(accept, i + 1)) {
+    if (accept.charCodeAt(i) === COMMA) continue; // empty list elements are allowed
+    const t = i;
+    i = skipToken(accept, i);
+    if (i === t || accept.charCodeAt(i) !== SLASH) return -1;
+    const s = i + 1;
+    i = skipToken(accept, s);
+    if (i === s) return -1;
+    const anyType = same(accept, t, s - 1, "*");
+    const anySub = same(accept, s, i, "*");
+    const spec = same(accept, t, s - 1, type) ? (same(accept, s, i, subtype) ? 2 : anySub ? 1 : -1) : matchAll && anyType && anySub ? 0 : -1;
+    let rangeQ = 1;
+    for (i = skipOws(accept, i); accept.charCodeAt(i) === SEMICOLON; i = skipOws(accept, i)) {
+      const p = skipOws(accept, i + 1);
+      i = skipToken(accept, p);
+      if (i === p || accept.charCodeAt(i) !== EQUALS) return -1;
+      const v = i + 1;
+      i = accept.charCodeAt(v) === QUOTE ? skipQuoted(accept, v) : skipToken(accept, v);
+      if (i <= v) return -1;
+      if (same(accept, p, v - 1, "q") && (rangeQ = qvalue(accept, v, i)) < 0) return -1;
+    }
+    if (i < n && accept.charCodeAt(i) !== COMMA) return -1;
+    if (spec >= 0 && (spec > best || (spec === best && rangeQ > q))) {
+      best = spec;
+      q = rangeQ;
+    }
+  }
+  return best < 0 ? 0 : q;
+}
+
+const COMMA = 0x2c;
+const SLASH = 0x2f;
+const SEMICOLON = 0x3b;
+const EQUALS = 0x3d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+/** RFC 9110 tchar, by char code: letters, digits and !#$%&'*+-.^_`|~. */
+const TCHAR = new Uint8Array(128).map((_, c) => Number(/[!#$%&'*+\-.^_`|~0-9A-Za-z]/.test(String.fromCharCode(c))));
+
+function skipToken(s: string, i: number): number {
+  while (TCHAR[s.charCodeAt(i)] === 1) i++;
+  return i;
+}
+
+function skipOws(s: string, i: number): number {
+  for (let c = s.charCodeAt(i); c === 0x20 || c === 0x09; c = s.charCodeAt(++i));
+  return i;
+}
+
+/** The index after the quoted-string that starts at i, or -1 when it does not close. */
+function skipQuoted(s: string, i: number): number {
+  for (i++; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === QUOTE) return i + 1;
+    if (c === BACKSLASH) i++;
+  }
+  return -1;
+}
+
+/** Whether s[from, to) is a lowercase literal, ignoring ASCII case. */
+function same(s: string, from: number, to: number, lower: string): boolean {
+  if (to - from !== lower.length) return false;
+  for (let k = 0; k < lower.length; k++) {
+    const c = s.charCodeAt(from + k);
+    if ((c >= 0x41 && c <= 0x5a ? c + 0x20 : c) !== lower.charCodeAt(k)) return false;
+  }
+  return true;
+}
+
+/** The qvalue in s[from, to): "0" or "1" with up to three decimals, at most 1; -1 when malformed. */
+function qvalue(s: string, from: number, to: number): number {
+  const whole = s.charCodeAt(from) - 0x30;
+  if ((whole !== 0 && whole !== 1) || to - from > 5) return -1;
+  if (to - from === 1) return whole;
+  if (s.charCodeAt(from + 1) !== 0x2e) return -1;
+  let frac = 0;
+  for (let k = from + 2, scale = 100; k < to; k++, scale /= 10) {
+    const d = s.charCodeAt(k) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    frac += d * scale;
+  }
+  return whole === 1 && frac > 0 ? -1 : whole + frac / 1000;
 }
 
 /**

@@ -7,7 +7,10 @@ export class ValueError extends Error {}
 const INT = /^[+-]?\d+$/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const UINT = /^\+?\d+$/;
-const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+// Standard or URL-safe alphabet; padding optional, but when present it completes the last group.
+const BASE64 = /^(?:[A-Za-z0-9+/_-]{4})*(?:[A-Za-z0-9+/_-]{2}(?:==)?|[A-Za-z0-9+/_-]{3}=?)?$/;
+const FLOAT_LITERAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+const FLOAT_MAX = 3.4028234663852886e38;
 const RANGE32: Partial<Record<ScalarType, [bigint, bigint]>> = {
   [ScalarType.INT32]: [-(2n ** 31n), 2n ** 31n - 1n],
   [ScalarType.SINT32]: [-(2n ** 31n), 2n ** 31n - 1n],
@@ -35,12 +38,15 @@ export function parseScalar(type: ScalarType, s: string): string | number | bigi
       throw new ValueError(`"${clip(s)}" is not a bool (true, false, 1 or 0)`);
     case ScalarType.DOUBLE:
     case ScalarType.FLOAT: {
-      const n = s === "NaN" || s === "Infinity" || s === "-Infinity" ? Number(s) : s.trim() === "" || !/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s) ? NaN : Number(s);
-      if (Number.isNaN(n) && s !== "NaN") throw new ValueError(`"${clip(s)}" is not a number`);
-      if (type === ScalarType.FLOAT && Number.isFinite(n) && Math.abs(n) > 3.4028234663852886e38) throw new ValueError(`"${clip(s)}" is out of range for float`);
+      // Only the proto3 JSON spellings give NaN or an infinity; a literal that overflows is out of range.
+      if (s === "NaN" || s === "Infinity" || s === "-Infinity") return Number(s);
+      if (!FLOAT_LITERAL.test(s)) throw new ValueError(`"${clip(s)}" is not a number`);
+      const n = Number(s);
+      if (!Number.isFinite(n) || (type === ScalarType.FLOAT && Math.abs(n) > FLOAT_MAX)) throw new ValueError(`"${clip(s)}" is out of range for ${type === ScalarType.FLOAT ? "float" : "double"}`);
       return n;
     }
     case ScalarType.BYTES:
+      // Buffer's decoder drops what does not fit a group, so the shape is checked first.
       if (!BASE64.test(s)) throw new ValueError(`"${clip(s)}" is not base64`);
       return new Uint8Array(Buffer.from(s, "base64"));
     default: {

@@ -1,11 +1,11 @@
 // Swagger UI at /docs in a real Chromium: the page loads only from this port, and "Try it out"
 // calls the REST route on the same port and shows the answer.
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import type { Page } from "playwright-core";
 import { exampleService } from "../../src/services/example.js";
 import { chromiumSkip, openChromiumPage } from "../support/chromium.js";
-import { startServer } from "../support/server.js";
+import { startServer, type TestServer } from "../support/server.js";
 import { transcodingService } from "../rest/transcoding-service.js";
 
 const skip = chromiumSkip;
@@ -47,6 +47,14 @@ if (page) {
   await page.goto(`${url}/docs`);
 }
 
+describe("the /docs start script", () => {
+  it("turns off Swagger UI's online validator (validatorUrl: null), which would call validator.swagger.io", async () => {
+    const res = await fetch(`${url}/docs/init.js`);
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /^\s*validatorUrl: null,$/m);
+  });
+});
+
 describe("Swagger UI at /docs", { skip }, () => {
   it("tries out GET /v1/hello/{name} against the same port", async () => {
     const r = await tryItOut(page!, "get", "/v1/hello/{name}", { name: "Bob" });
@@ -68,5 +76,35 @@ describe("Swagger UI at /docs", { skip }, () => {
     assert.match(project.status, /200/);
     assert.equal(JSON.parse(project.body).name, "projects/p1/files/docs/readme.md");
     assert.deepEqual(errors, []);
+  });
+
+  it("asks no online validator when opened from a host other than localhost and 127.0.0.1", async (t) => {
+    // Swagger UI skips its validator badge by default only when the spec URL names localhost or
+    // 127.0.0.1; 127.0.0.2 is a loopback address too (on Linux) that it does not recognize.
+    let other: TestServer;
+    try {
+      other = await startServer({ host: "127.0.0.2", services: [exampleService()] });
+    } catch (e) {
+      return t.skip(`cannot listen on 127.0.0.2: ${String(e)}`);
+    }
+    const origin = `http://127.0.0.2:${other.port}`;
+    const tab = await page!.context().newPage();
+    after(() => tab.close());
+    const leaving: string[] = [];
+    const problems: string[] = [];
+    tab.on("request", (r) => {
+      if (!r.url().startsWith(origin) && !r.url().startsWith("data:")) leaving.push(r.url());
+    });
+    tab.on("requestfailed", (r) => problems.push(`${r.url()}: ${r.failure()?.errorText}`));
+    tab.on("console", (m) => {
+      if (m.type() === "error") problems.push(m.text());
+    });
+    tab.on("pageerror", (e) => problems.push(String(e)));
+    await tab.goto(`${origin}/docs`);
+    await tab.locator('.opblock-summary-path[data-path="/v1/hello/{name}"]').waitFor();
+    await tab.waitForLoadState("networkidle");
+    assert.deepEqual(leaving, [], "no request for validator.swagger.io or anything else off this origin");
+    assert.deepEqual(problems, [], "no CSP violation or other console error");
+    assert.equal(await tab.locator('[href*="validator.swagger.io"], [src*="validator.swagger.io"]').count(), 0, "no validator badge");
   });
 });

@@ -4,10 +4,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { Code } from "@connectrpc/connect";
-import { create, fromJson } from "@bufbuild/protobuf";
+import { create, fromJson, ScalarType } from "@bufbuild/protobuf";
 import { EchoRequestSchema } from "../../src/gen/oneport/testing/v1/transcoding_pb.js";
 import { reflect } from "@bufbuild/protobuf/reflect";
+import { base64Decode, base64Encode } from "@bufbuild/protobuf/wire";
 import { bindQuery, parseQuery, QueryError } from "../../src/rest/query.js";
+import { parseScalar, ValueError } from "../../src/rest/values.js";
 import { exampleService } from "../../src/services/example.js";
 import { startServer } from "../support/server.js";
 import { raw, type Answer } from "./support.js";
@@ -87,6 +89,29 @@ describe("REST property tests", () => {
     const ok = create(EchoRequestSchema);
     bindQuery(reflect(EchoRequestSchema, ok), parseQuery("note=%F0%9F%98%80"), new Set(), false);
     assert.equal(ok.note, "\u{1F600}");
+  });
+
+  it("decodes base64 strictly: every encoding of any bytes round-trips, and what it accepts protobuf-es reads the same", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 12 }), (bytes) => {
+        for (const enc of ["std", "std_raw", "url"] as const) assert.deepEqual(parseScalar(ScalarType.BYTES, base64Encode(bytes, enc)), bytes);
+      }),
+      { numRuns: 300 },
+    );
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom(..."AZaz09+/-_= "), maxLength: 10 }), (s) => {
+        let got: unknown;
+        try {
+          got = parseScalar(ScalarType.BYTES, s);
+        } catch (e) {
+          assert.ok(e instanceof ValueError && /is not base64/.test(e.message), String(e));
+          return;
+        }
+        assert.ok(!/=[^=]|^=|\s/.test(s) && s.replace(/=+$/, "").length % 4 !== 1, `accepted ${JSON.stringify(s)}`);
+        assert.deepEqual(got, base64Decode(s), s);
+      }),
+      { numRuns: 1000 },
+    );
   });
 
   it("reports the code of a bad query as INVALID_ARGUMENT", async () => {

@@ -8,6 +8,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { EventSource } from "eventsource";
 import { TranscodingService } from "../../src/gen/oneport/testing/v1/transcoding_pb.js";
+import { acceptQuality, streamFormat, type StreamFormat } from "../../src/rest/stream.js";
 import { exampleService } from "../../src/services/example.js";
 import { startServer } from "../support/server.js";
 import { producerSettled, transcodingService, type ServiceProbe } from "./transcoding-service.js";
@@ -185,6 +186,83 @@ describe("REST server streaming", () => {
       stream.close();
       while (probe.cancelled === cancelledBefore) await new Promise((r) => setTimeout(r, 20));
       assert.equal(probe.cancelled, cancelledBefore + 1);
+    });
+  }
+});
+
+describe("acceptQuality()", () => {
+  const cases: Array<[string, string, number]> = [
+    ["text/event-stream", "text/event-stream", 1],
+    ["TEXT/Event-Stream", "text/event-stream", 1],
+    ["application/json, text/event-stream;q=0.5", "text/event-stream", 0.5],
+    ["text/event-stream;q=0, */*", "text/event-stream", 0],
+    ["text/*;q=0.3, */*;q=0.1", "text/event-stream", 0.3],
+    ["text/*;q=0.3, text/event-stream;q=0.7", "text/event-stream", 0.7],
+    ["*/*;q=0.2", "application/x-ndjson", 0.2],
+    ["application/*;Q=0.4", "application/x-ndjson", 0.4],
+    ["image/png", "text/event-stream", 0],
+    ["", "text/event-stream", 0],
+    [" , ,text/event-stream ; q=1.000 ,", "text/event-stream", 1],
+    ['text/event-stream;charset="a,b;q=0";q=0.25', "text/event-stream", 0.25],
+    ["text/event-stream;q=0.", "text/event-stream", 0],
+    ["text/event-stream;q=1.001", "text/event-stream", -1],
+    ["text/event-stream;q=2", "text/event-stream", -1],
+    ["text/event-stream;q=0.5000", "text/event-stream", -1],
+    ["text/event-stream;q=", "text/event-stream", -1],
+    ["text/event-stream;charset", "text/event-stream", -1],
+    ['text/event-stream;x="unclosed', "text/event-stream", -1],
+    ["text/event-stream text/html", "text/event-stream", -1],
+    ["text", "text/event-stream", -1],
+    ["/event-stream", "text/event-stream", -1],
+  ];
+  for (const [accept, type, q] of cases) {
+    it(`gives ${type} ${q} for ${JSON.stringify(accept)}`, () => {
+      const [t, s] = type.split("/");
+      assert.equal(acceptQuality(accept, t, s), q);
+    });
+  }
+
+  it("ignores the match-all range when asked to", () => {
+    assert.equal(acceptQuality("*/*", "text", "event-stream", false), 0);
+    assert.equal(acceptQuality("*/*, text/*;q=0.5", "text", "event-stream", false), 0.5);
+  });
+});
+
+// The REST stream format chosen for an Accept header: unit-checked, then over a real server.
+const negotiation: Array<[string, StreamFormat]> = [
+  ["text/event-stream", "sse"],
+  ["TEXT/EVENT-STREAM", "sse"],
+  ["text/event-stream;q=0, application/x-ndjson", "ndjson"],
+  ["application/x-ndjson, text/event-stream;q=0.5", "ndjson"],
+  ["application/json, text/event-stream;q=0.9", "ndjson"],
+  ["application/json;q=0.9, text/event-stream", "sse"],
+  ["text/event-stream, application/x-ndjson", "sse"],
+  ["text/event-stream, */*", "sse"],
+  ["text/event-stream;q=0.5, */*", "ndjson"],
+  ["text/*", "sse"],
+  ["*/*", "ndjson"],
+  ["application/json", "ndjson"],
+  ['text/event-stream;charset="a,b";q=0.8, application/json;q=0.5', "sse"],
+  ["text/event-stream;q=2", "ndjson"],
+  ["text/event-stream; charset", "ndjson"],
+];
+
+describe("REST stream format negotiation", () => {
+  it("answers NDJSON without an Accept header", () => {
+    assert.equal(streamFormat(undefined), "ndjson");
+  });
+
+  for (const [accept, format] of negotiation) {
+    it(`picks ${format} for Accept: ${accept}`, () => assert.equal(streamFormat(accept), format));
+  }
+
+  for (const [accept, format] of negotiation) {
+    it(`serves ${format} over HTTP for Accept: ${accept}`, async () => {
+      const res = await fetch(`${url}/v1/hello/Ann/stream?count=2`, { headers: { accept } });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("content-type"), format === "sse" ? "text/event-stream" : "application/x-ndjson");
+      const body = await res.text();
+      assert.ok(format === "sse" ? body.startsWith("data: ") : body.startsWith('{"result":'), body);
     });
   }
 });
