@@ -54,6 +54,14 @@ export class DeadlineQueue {
     this.size--;
   }
 
+  /** Takes every call off the list and gives each to `end` (shutdown: they end now, not at their deadline). */
+  endAll(end: (n: DeadlineNode) => void): void {
+    for (let n = this.head; n !== undefined; n = this.head) {
+      this.remove(n);
+      end(n);
+    }
+  }
+
   /** Calls queued (for tests and metrics). */
   get length(): number {
     return this.size;

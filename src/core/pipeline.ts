@@ -50,6 +50,12 @@ export class Pipeline {
   ) {
     // Every call in flight that looks at its signal listens for shutdown; hundreds may be in flight.
     setMaxListeners(0, shutdownSignal);
+    // Calls that never looked at their signal end at shutdown too, if they wait on a shared deadline
+    // timer (every unary call does: unaryTimeoutMs): an implementation that ignores its signal cannot
+    // keep its client from hearing UNAVAILABLE when the grace period is over.
+    shutdownSignal.addEventListener("abort", () => {
+      for (const q of this.queues.values()) q.endAll((n) => (n as LazyContext).abort(shutdownSignal.reason));
+    }, { once: true });
     this.interceptors = [...chain, deadlineInterceptor(logger)];
     this.firstUser = chain.length - userInterceptors;
   }

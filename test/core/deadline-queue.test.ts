@@ -56,4 +56,17 @@ describe("DeadlineQueue", () => {
     q.remove(late);
     assert.equal(q.length, 0);
   });
+
+  it("ends every queued node at once with endAll, and its timer then fires for none", async () => {
+    const q = new DeadlineQueue();
+    const fired: string[] = [];
+    const nodes = [node("x", 20, fired), node("y", 30, fired)];
+    for (const n of nodes) q.add(n);
+    const ended: DeadlineNode[] = [];
+    q.endAll((n) => ended.push(n));
+    assert.deepEqual(ended, nodes);
+    assert.equal(q.length, 0);
+    await alive(new Promise((r) => setTimeout(r, 60)));
+    assert.deepEqual(fired, [], "no deadline fired after the nodes were ended");
+  });
 });

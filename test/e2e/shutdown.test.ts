@@ -4,6 +4,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { createGrpcJsClient } from "../../src/client/grpc-js.js";
+import { service } from "../../src/config.js";
 import { ExampleService } from "../../src/gen/example/example_pb.js";
 import { ServingStatus } from "../../src/services/health.js";
 import type { OneportServer } from "../../src/server.js";
@@ -120,4 +121,42 @@ describe("a stream that outlives the shutdown grace period", { timeout: 30_000 }
       else assert.ok(text.trimEnd().split("\n").at(-1)!.startsWith(`{"error":${status}`), text);
     });
   }
+});
+
+// A unary implementation that never looks at its signal: its call waits on the server's shared
+// deadline timer (unaryTimeoutMs), so shutdown ends it there, and the client hears UNAVAILABLE.
+describe("a unary call whose implementation ignores its signal", { timeout: 30_000 }, () => {
+  const stuck = () =>
+    service(ExampleService, {
+      async sayHello(req) {
+        await new Promise((r) => setTimeout(r, 3000)); // no signal in sight
+        return { message: `late ${req.name}` };
+      },
+    });
+
+  it("REST: 503 with the UNAVAILABLE status when the grace period is over", async () => {
+    const { url, server } = await startServer({ services: [stuck()], limits: { shutdownTimeoutMs: 200 } });
+    const answer = fetch(`${url}/v1/hello/Bob`);
+    await new Promise((r) => setTimeout(r, 100));
+    const started = Date.now();
+    const closing = server.close();
+    const res = await answer;
+    assert.equal(res.status, 503);
+    assert.deepEqual(await res.json(), { code: 14, message: "the server is shutting down", details: [] });
+    await closing;
+    assert.ok(Date.now() - started < 2500, "ended at the grace period, not when the implementation returned");
+  });
+
+  it("gRPC: UNAVAILABLE", async () => {
+    const { url, server } = await startServer({ services: [stuck()], limits: { shutdownTimeoutMs: 200 } });
+    const call = createClient(ExampleService, createGrpcTransport({ baseUrl: url })).sayHello({ name: "Bob" });
+    await new Promise((r) => setTimeout(r, 100));
+    const closing = server.close();
+    const err = await call.then(
+      () => assert.fail("the call must not succeed"),
+      (e: unknown) => ConnectError.from(e),
+    );
+    await closing;
+    assert.equal(err.code, Code.Unavailable, `${Code[err.code]}: ${err.rawMessage}`);
+  });
 });
