@@ -7,7 +7,7 @@ import { TokenCache } from "./cache.js";
 import { cookieValue, parseAuthorization, queryToken, subprotocolToken, withoutParam } from "./credentials.js";
 import type { ResolvedAuthOptions } from "./options.js";
 import { authorKey, challenge, invalidToken, isAuthError, principalKey, unauthenticated, type AuthError, type Principal } from "./principal.js";
-import { missingScopes, RuleSet, type Access } from "./rules.js";
+import { matches, missingScopes, RuleSet, type Access } from "./rules.js";
 
 // Set by an edge (REST) that already authenticated and authorized this very call: the interceptor
 // then does not verify again. Only server code can write context values; clients cannot.
@@ -86,6 +86,9 @@ export class Auth {
       throw unauthenticated('the authorization header must be "Bearer <token>"', a.error === "scheme" ? challenge(realm) : challenge(realm, "invalid_request"));
     }
     const p = await this.verify(a.token);
+    if (p.only !== undefined && !p.only.some((pattern) => matches(pattern, method))) {
+      throw new ConnectError(`this token may only call ${p.only.join(", ")}, not ${method}`, Code.PermissionDenied, { "www-authenticate": challenge(realm, "insufficient_scope") });
+    }
     if (typeof access === "object") {
       const missing = missingScopes(access, p.scopes);
       if (missing.length > 0) {

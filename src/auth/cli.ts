@@ -61,7 +61,8 @@ export function authFromCli(pick: (flag: string, env: string) => string | undefi
   const wsEnv = env.WS_REQUIRE_AUTH;
   if (wsEnv !== undefined && wsEnv !== "" && !["true", "false", "1", "0"].includes(wsEnv)) throw new Error(`WS_REQUIRE_AUTH must be true or false, got "${wsEnv}"`);
   const opts: AuthOptions = {
-    tokens: chatTokens,
+    // Chat tokens are for chat: they must not open the other methods an operator made "authenticated".
+    tokens: [...chatTokens].map(([token, subject]) => ({ token, subject, only: ["chat.v1.ChatService/*"] })),
     jwt: jwt && Object.fromEntries(Object.entries(jwt).filter(([, v]) => v !== undefined)),
     rules: [...rules, { match: "chat.v1.ChatService/*", access: "authenticated" }],
     defaultAccess: def,

@@ -8,6 +8,11 @@ export interface Principal {
   readonly scopes: readonly string[];
   /** The verified claims (a JWT's payload); empty for static tokens. */
   readonly claims: Readonly<Record<string, unknown>>;
+  /**
+   * The methods the token may call at all, as rule patterns ("chat.v1.ChatService/*"); undefined:
+   * any the rules let it. A static token's `only` (the CLI's chat tokens are for chat alone).
+   */
+  readonly only?: readonly string[];
 }
 
 /** Turns a bearer token into a Principal, or throws (see invalidToken / notMine). */

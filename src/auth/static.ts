@@ -9,6 +9,8 @@ export interface StaticToken {
   token: string;
   subject: string;
   scopes?: string[];
+  /** The only methods the token may call, as rule patterns ("chat.v1.ChatService/*"); default: any. */
+  only?: string[];
 }
 
 const NAME = /^[A-Za-z0-9_.-]{1,32}$/;
@@ -48,9 +50,13 @@ export function staticVerifier(tokens: ReadonlyMap<string, string> | readonly St
   for (const t of list) {
     if (typeof t.token !== "string" || !TOKEN.test(t.token)) throw new Error(`static token of "${String(t.subject)}": the token must be 1 to 256 printable ASCII characters without spaces`);
     if (typeof t.subject !== "string" || t.subject === "") throw new Error("every static token needs a subject (the name it belongs to)");
+    if (t.only !== undefined && (!Array.isArray(t.only) || t.only.length === 0 || t.only.some((m) => typeof m !== "string" || m === ""))) {
+      throw new Error(`static token of "${t.subject}": only must be a non-empty list of method patterns such as "chat.v1.ChatService/*"`);
+    }
     const d = digest(t.token);
     if (byDigest.has(d)) throw new Error(`static token of "${t.subject}" is also given to "${byDigest.get(d)!.subject}": tokens must be unique`);
-    byDigest.set(d, Object.freeze({ subject: t.subject, scopes: Object.freeze([...(t.scopes ?? [])]), claims: Object.freeze({}) }));
+    const p: Principal = { subject: t.subject, scopes: Object.freeze([...(t.scopes ?? [])]), claims: Object.freeze({}), ...(t.only ? { only: Object.freeze([...t.only]) } : {}) };
+    byDigest.set(d, Object.freeze(p));
   }
   return {
     async verify(token) {

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { SignJWT } from "jose";
+import type { StaticToken } from "../../src/auth/static.js";
 import { parseCli, usage } from "../../src/cli-config.js";
 import { finished, startMain } from "../support/process.js";
 
@@ -17,7 +18,7 @@ describe("CLI auth flags (parseCli)", () => {
     assert.equal(auth.defaultAccess, "public");
     assert.deepEqual(auth.rules, [{ match: "chat.v1.ChatService/*", access: "authenticated" }]);
     assert.equal(auth.jwt, undefined);
-    assert.equal((auth.tokens as Map<string, string>).get("alice-token"), "alice");
+    assert.deepEqual((auth.tokens as StaticToken[]).find((t) => t.token === "alice-token"), { token: "alice-token", subject: "alice", only: ["chat.v1.ChatService/*"] });
   });
 
   it("builds a JWT verifier from --jwt-secret, --jwt-issuer and --jwt-audience (flags win over the environment)", () => {
@@ -79,6 +80,25 @@ describe("CLI auth (src/main.ts)", () => {
     const ok = await fetch(url, { headers: { authorization: `Bearer ${await token("hello")}` } });
     assert.equal(ok.status, 200);
     assert.deepEqual(await ok.json(), { message: "Hello, bob" });
+    const exit = finished(child);
+    child.kill("SIGTERM");
+    assert.equal((await exit).code, 0);
+  });
+
+  it("keeps the chat tokens to chat: with JWT auth on and authenticated by default, the public dev tokens open nothing else", async () => {
+    const { child, port } = await startMain(["--jwt-secret", SECRET, "--auth-default", "authenticated"]);
+    const base = `http://127.0.0.1:${port}`;
+    const alice = { authorization: "Bearer alice-token" };
+    const hello = await fetch(`${base}/v1/hello/Ann/stream?count=1`, { headers: alice });
+    assert.equal(hello.status, 403);
+    assert.match((await hello.json()).message, /this token may only call chat\.v1\.ChatService\/\*, not example\.ExampleService\/SayHelloStream/);
+    const connect = await fetch(`${base}/example.ExampleService/SayHello`, { method: "POST", headers: { ...alice, "content-type": "application/json" }, body: '{"name":"Ann"}' });
+    assert.equal(connect.status, 403);
+    // Chat itself still takes them, and a JWT opens the rest.
+    const sent = await fetch(`${base}/v1/rooms/lobby/messages`, { method: "POST", headers: { ...alice, "content-type": "application/json" }, body: '{"text":"hi"}' });
+    assert.equal(sent.status, 200, await sent.text());
+    const jwt = await new SignJWT({ sub: "u", exp: Math.floor(Date.now() / 1000) + 60 }).setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode(SECRET));
+    assert.equal((await fetch(`${base}/v1/hello/Ann`, { headers: { authorization: `Bearer ${jwt}` } })).status, 200);
     const exit = finished(child);
     child.kill("SIGTERM");
     assert.equal((await exit).code, 0);

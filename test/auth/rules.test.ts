@@ -143,6 +143,7 @@ describe("resolveAuthOptions()", () => {
   for (const [opts, message] of [
     [{}, /needs a way to verify tokens/],
     [{ tokens: new Map([["t", "a"]]), nope: 1 }, /unknown auth option "nope"/],
+    [{ tokens: [{ token: "t", subject: "a", only: [] }] }, /static token of "a": only must be a non-empty list of method patterns/],
     [{ tokens: new Map([["t", "a"]]), cookie: "bad name" }, /auth.cookie must be a cookie name/],
     [{ tokens: new Map([["t", "a"]]), queryParam: "a&b" }, /auth.queryParam/],
     [{ tokens: new Map([["t", "a"]]), realm: 'a"b' }, /auth.realm/],
