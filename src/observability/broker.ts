@@ -4,7 +4,7 @@ import type { Broker } from "../pubsub/broker.js";
 export interface CountingBroker extends Broker {
   /** The `broker` label: "memory", "redis", "cluster-relay", ... */
   readonly kind: string;
-  /** Payloads published successfully, publishes that failed, payloads handed to local subscribers. */
+  /** Payloads published successfully, publishes that failed (storing the message or publishing it), payloads handed to local subscribers. */
   readonly counts: { published: number; publishFailures: number; delivered: number };
 }
 
@@ -34,7 +34,13 @@ export function instrumentBroker(broker: Broker, kind: string): CountingBroker {
         listener(payload);
       });
     },
-    append: (topic, payload, limit) => broker.append(topic, payload, limit),
+    // A chat message is stored before it is published: when storing fails, the publish never
+    // happens, and that send is counted as the failed publish it is.
+    append: (topic, payload, limit) =>
+      broker.append(topic, payload, limit).catch((e: unknown) => {
+        counts.publishFailures++;
+        throw e;
+      }),
     history: (topic, offset, count) => broker.history(topic, offset, count),
     get healthy() {
       return broker.healthy;

@@ -150,4 +150,26 @@ describe("broker metrics", () => {
     assert.equal(d("oneport_broker_published_total", { broker: "redis" }), 0);
     assert.equal(d("oneport_broker_published_total", { broker: "memory" }), 0);
   });
+
+  it("counts each chat Send that fails on a backend that is down as one publish failure (storing it fails first)", async () => {
+    const down = instrumentBroker(new RedisBroker({ url: "redis://127.0.0.1:1" }), "redis");
+    after(() => down.close());
+    const downChat = createChat(down);
+    const { url } = await startServer({
+      services: [downChat.service],
+      interceptors: [authInterceptor({ tokens, services: [ChatService.typeName] })],
+      features: [downChat.feature],
+      metrics: { brokers: [down] },
+    });
+    const alice = connectJson(url, "alice-token");
+    after(() => alice.close());
+    const d = await measure(url, async () => {
+      for (const text of ["one", "two"]) {
+        const err = await alice.send("outage", text).then(() => assert.fail("expected an error"), (e: unknown) => ConnectError.from(e));
+        assert.equal(err.code, Code.Unavailable);
+      }
+    });
+    assert.equal(d("oneport_server_handled_total", { protocol: "connect", service: "chat.v1.ChatService", method: "Send", code: "Unavailable" }), 2);
+    assert.equal(d("oneport_broker_publish_failures_total", { broker: "redis" }), 2);
+  });
 });
