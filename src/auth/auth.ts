@@ -4,7 +4,7 @@ import type { IncomingMessage } from "node:http";
 import type { Logger } from "pino";
 import { protocolKey } from "../core/pipeline.js";
 import { TokenCache } from "./cache.js";
-import { cookieValue, parseAuthorization, queryToken, subprotocolToken, withoutParam } from "./credentials.js";
+import { cookieValue, MAX_TOKEN_CHARS, parseAuthorization, queryToken, subprotocolToken, withoutParam } from "./credentials.js";
 import type { ResolvedAuthOptions } from "./options.js";
 import { authorKey, challenge, invalidToken, isAuthError, principalKey, unauthenticated, type AuthError, type Principal } from "./principal.js";
 import { matches, missingScopes, RuleSet, type Access } from "./rules.js";
@@ -83,7 +83,8 @@ export class Auth {
       throw unauthenticated(`${method} needs a token: send the header "authorization: Bearer <token>"${frame}`, challenge(realm));
     }
     if ("error" in a) {
-      throw unauthenticated('the authorization header must be "Bearer <token>"', a.error === "scheme" ? challenge(realm) : challenge(realm, "invalid_request"));
+      const why = a.error === "too-long" ? `the bearer token is longer than ${MAX_TOKEN_CHARS} characters` : 'the authorization header must be "Bearer <token>"';
+      throw unauthenticated(why, a.error === "scheme" ? challenge(realm) : challenge(realm, "invalid_request"));
     }
     const p = await this.verify(a.token);
     if (p.only !== undefined && !p.only.some((pattern) => matches(pattern, method))) {

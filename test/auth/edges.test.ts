@@ -253,3 +253,12 @@ describe("REST auth and Grpc-Metadata-Authorization", () => {
     assert.equal(await seen({ "grpc-metadata-authorization": "Bearer nobody" }), 401);
   });
 });
+
+describe("a bearer token over the size limit", () => {
+  it("is refused with 401 saying it is too long (not that the header is malformed)", async () => {
+    const { url } = await startServer({ auth: { tokens: [{ token: "t", subject: "a" }], defaultAccess: "authenticated" } });
+    const r = await get(url, "/v1/hello/Bob", { authorization: `Bearer ${"x".repeat(5000)}` });
+    assert.equal(r.status, 401);
+    assert.match(JSON.parse(r.text).message, /the bearer token is longer than 4096 characters/);
+  });
+});

@@ -74,6 +74,8 @@ describe("credentials", () => {
     assert.deepEqual(parseAuthorization("Bearer a b"), { error: "malformed" });
     assert.equal(parseAuthorization("  "), undefined);
     assert.equal(parseAuthorization(null), undefined);
+    assert.deepEqual(parseAuthorization(`Bearer ${"a".repeat(4096)}`), { token: "a".repeat(4096) });
+    assert.deepEqual(parseAuthorization(`Bearer ${"a".repeat(4097)}`), { error: "too-long" }, "says why, not 'malformed'");
   });
 
   it("finds a cookie by name among others, quoted or not", () => {
