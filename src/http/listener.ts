@@ -82,7 +82,7 @@ export function createListener(limits: Limits, tls: TlsOptions | undefined, hand
     if (closing) s.close();
   });
   h2.on("sessionError", (err) => logger.debug({ err: err.message }, "http2 session error"));
-  if (handlers.stream) interceptStreams(h2, handlers.stream);
+  interceptStreams(h2, handlers.stream, limits.maxHeaderBytes);
 
   const h1 = http.createServer({
     requestTimeout: limits.requestTimeoutMs,
@@ -278,15 +278,33 @@ function isIdleHttp1(socket: net.Socket): boolean {
 // The compatibility API listens to 'stream' and emits 'request'. To run the fast path first without a
 // second pass over every stream, the compat listener is taken off and called only for streams the
 // fast path passes on.
-function interceptStreams(h2: http2.Http2Server | http2.Http2SecureServer, fast: StreamHandler) {
+function interceptStreams(h2: http2.Http2Server | http2.Http2SecureServer, fast: StreamHandler | undefined, maxHeaderBytes: number) {
   const compat = h2.listeners("stream") as ((...args: unknown[]) => void)[];
   h2.removeAllListeners("stream");
   const dispatch = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, rest: unknown[]) => {
-    if (fast(stream, headers)) return;
+    if (fast?.(stream, headers)) return;
     for (const l of compat) l.call(h2, stream, headers, ...rest);
   };
-  // Floods and rapid resets: refused or held back by the guard (see h2-guard.ts admitStream).
-  h2.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => admitStream(stream, headers, rest, dispatch));
+  h2.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => {
+    // Node holds a header block to our SETTINGS_MAX_HEADER_LIST_SIZE only once the client has
+    // acknowledged our SETTINGS: a request sent with the connection preface would pass whatever its
+    // size. Those first streams are measured here, as HTTP/2 counts (RFC 9113 §6.5.2).
+    if (stream.session?.pendingSettingsAck && headerListSize(rest[1]) > maxHeaderBytes) {
+      stream.on("error", () => {});
+      stream.close(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      return;
+    }
+    // Floods and rapid resets: refused or held back by the guard (see h2-guard.ts admitStream).
+    admitStream(stream, headers, rest, dispatch);
+  });
+}
+
+/** The size of a header list as HTTP/2 counts it: each field's name and value plus 32 octets. */
+function headerListSize(raw: unknown): number {
+  if (!Array.isArray(raw)) return 0;
+  let n = 0;
+  for (let i = 0; i < raw.length; i++) n += Buffer.byteLength(String(raw[i])) + (i % 2 === 0 ? 32 : 0);
+  return n;
 }
 
 /**

@@ -15,6 +15,7 @@ import { parseCli, usage } from "../../src/cli-config.js";
 import { defaultLimits, resolveOptions, service } from "../../src/config.js";
 import { scrape, valueOf } from "../observability/prom.js";
 import { startServer } from "../support/server.js";
+import { E, F, frame, grpcHeaders, grpcMessage, headerBlock, PREFACE, RawH2, settings, T } from "./h2raw.js";
 import { eventually, probe, RawConn, serverSockets } from "./support.js";
 
 describe("maxConnections", { timeout: 30_000 }, async () => {
@@ -51,6 +52,34 @@ describe("maxHeaderBytes", { timeout: 30_000 }, async () => {
       ws.on("error", () => {});
     });
     assert.equal(status, 431);
+  });
+
+  it("resets an HTTP/2 request sent with the connection preface, before our SETTINGS were acknowledged, when its headers are past the limit", async () => {
+    // Node applies SETTINGS_MAX_HEADER_LIST_SIZE only from the client's ACK on: this first stream
+    // passed whatever its size (60 KB answered OK against a 16 KiB limit, found by an audit).
+    const c = await RawH2.connect(port, false);
+    try {
+      const big = headerBlock(grpcHeaders("/example.ExampleService/SayHello", [["x-big", "a".repeat(4096)]]));
+      c.write(Buffer.concat([PREFACE, settings(), frame(T.HEADERS, F.END_HEADERS, 1, big), frame(T.DATA, F.END_STREAM, 1, grpcMessage(Buffer.from([10, 3, 66, 111, 98])))]));
+      assert.ok(await c.until(() => c.frames.some((f) => f.streamId === 1 && f.type === T.RST_STREAM)), "stream 1 was reset");
+      const reset = c.frames.find((f) => f.streamId === 1 && f.type === T.RST_STREAM)!;
+      assert.equal(reset.payload.readUInt32BE(0), E.ENHANCE_YOUR_CALM);
+      assert.ok(!c.frames.some((f) => f.streamId === 1 && f.type === T.HEADERS), "and not answered");
+      assert.equal(await c.sayHello(3), true, "the connection goes on");
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it("serves an HTTP/2 request within the limit sent with the connection preface", async () => {
+    const c = await RawH2.connect(port, false);
+    try {
+      const ok = headerBlock(grpcHeaders("/example.ExampleService/SayHello", [["x-ok", "a".repeat(1024)]]));
+      c.write(Buffer.concat([PREFACE, settings(), frame(T.HEADERS, F.END_HEADERS, 1, ok), frame(T.DATA, F.END_STREAM, 1, grpcMessage(Buffer.from([10, 3, 66, 111, 98])))]));
+      assert.ok(await c.until(() => c.frames.some((f) => f.streamId === 1 && f.type === T.HEADERS && (f.flags & F.END_STREAM) !== 0)), "answered");
+    } finally {
+      c.destroy();
+    }
   });
 
   it("serves headers within the limit", async () => {
