@@ -175,6 +175,13 @@ export class LazyContext implements CallContext, DeadlineNode {
     this.requestSignal = init.requestSignal;
     const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
     this.deadline = deadline;
+    // A timeout of 0 ("grpc-timeout: 0S", "connect-timeout-ms: 0") has passed already: the call ends
+    // now, whatever path it takes (an implementation that answers within a microtask would otherwise
+    // beat the timer on one path and not on a slower one, such as a compressed request's).
+    if (timeoutMs !== undefined && timeoutMs <= 0) {
+      this.ended = true;
+      this.endReason = timedOut();
+    }
     this.timeoutMs = () => (deadline === undefined ? undefined : deadline - Date.now());
   }
 
@@ -316,6 +323,8 @@ export class LazyContext implements CallContext, DeadlineNode {
    * guard(async ...) to spare a promise and a tick per call.
    */
   invoke(spec: UnarySpec, service: RegisteredMethod["service"], r: UnaryRequest, implCtx: HandlerContext): Promise<UnaryResponse> {
+    // Ended before it started (a deadline of 0, a client already gone): the implementation is not run.
+    if (this.ended && this.endReason !== undefined) return Promise.reject(ConnectError.from(this.endReason));
     return new Promise<UnaryResponse>((resolve, reject) => {
       // A synchronous throw of the implementation rejects this promise (the executor's rule).
       const work = Promise.resolve(spec.impl(r.message, implCtx));

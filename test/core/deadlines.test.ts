@@ -53,3 +53,39 @@ for (const [name, transport] of Object.entries({
     });
   });
 }
+
+// A timeout of 0 has passed already: DEADLINE_EXCEEDED on every path, plain or compressed (a fast
+// implementation used to beat the timer on the plain path and answer OK, while the compressed
+// request, decompressed first, timed out).
+describe("a deadline of 0", () => {
+  it("is DEADLINE_EXCEEDED over Connect (plain and gzip), gRPC and gRPC with gzip", async () => {
+    const { url: u, port } = await startServer();
+    const proto = Buffer.from([10, 3, 66, 111, 98]); // HelloRequest{name: "Bob"}
+    const { gzipSync } = await import("node:zlib");
+    const connectCall = (headers: Record<string, string>, body: Buffer) =>
+      fetch(`${u}/example.ExampleService/SayHello`, { method: "POST", headers: { "content-type": "application/proto", "connect-timeout-ms": "0", ...headers }, body: new Uint8Array(body) });
+    for (const [headers, body] of [[{}, proto], [{ "content-encoding": "gzip" }, gzipSync(proto)]] as const) {
+      const r = await connectCall(headers, body);
+      assert.equal(r.status, 504, JSON.stringify(headers));
+      assert.equal((await r.json()).code, "deadline_exceeded");
+    }
+    const http2 = await import("node:http2");
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    try {
+      for (const gzip of [false, true]) {
+        const message = gzip ? gzipSync(proto) : proto;
+        const frame = Buffer.concat([Buffer.from([gzip ? 1 : 0, 0, 0, 0, message.length]), message]);
+        const req = session.request({ ":method": "POST", ":path": "/example.ExampleService/SayHello", "content-type": "application/grpc", te: "trailers", "grpc-timeout": "0S", ...(gzip ? { "grpc-encoding": "gzip" } : {}) });
+        req.end(frame);
+        req.resume();
+        const status = await new Promise<string | undefined>((resolve) => {
+          req.once("trailers", (t) => resolve(String(t["grpc-status"])));
+          req.once("response", (h) => h["grpc-status"] !== undefined && resolve(String(h["grpc-status"])));
+        });
+        assert.equal(status, String(Code.DeadlineExceeded), `gRPC${gzip ? " with gzip" : ""}`);
+      }
+    } finally {
+      session.close();
+    }
+  });
+});
