@@ -1,5 +1,6 @@
 import { createRegistry } from "@bufbuild/protobuf";
 import { base64Decode } from "@bufbuild/protobuf/wire";
+import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { h2StreamKey } from "../core/errors.js";
@@ -74,6 +75,13 @@ export function rpcFeature(ctx: ServerContext): Feature {
       if (m === undefined) return false;
       const head: RequestHead = { method: req.method ?? "", target: req.url ?? "/", headers: req.headers, httpVersion: req.httpVersion };
       if (fast(m, head, () => new CompatExchange(req, res, scheme))) return true;
+      // connect-node answers another method with a bare 405; RFC 9110 §15.5.6 asks for Allow (connect-go sends it).
+      const allow = m.method.methodKind === "unary" && m.method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS ? "POST, GET" : "POST";
+      if (req.method !== "POST" && !(req.method === "GET" && allow !== "POST")) {
+        (res as import("node:http").ServerResponse).writeHead(405, { allow, "content-length": 0 });
+        res.end();
+        return true;
+      }
       // connect-node builds the call's URL from the Host header and throws on one that is no host
       // (found by test/fuzz/tcp.test.ts); RFC 9112 §3.2 asks for a 400, given here in the caller's protocol.
       if (!URL.canParse(`${scheme}://${("authority" in req ? req.authority : req.headers.host) ?? ""}`)) return refuse(req, res, "invalid Host header"), true;

@@ -123,6 +123,32 @@ describe("bad input", () => {
     await stillServes();
   });
 
+  it("answers another HTTP method on an RPC path with 405 and Allow (GET only where Connect allows it)", async () => {
+    for (const [method, path, allow] of [
+      ["PUT", "/example.ExampleService/SayHello", "POST, GET"],
+      ["DELETE", "/example.ExampleService/SayHello", "POST, GET"],
+      ["GET", "/example.ExampleService/SayHelloStream", "POST"],
+      ["PATCH", "/example.ExampleService/Chatter", "POST"],
+    ]) {
+      const r = await fetch(`${url}${path}`, { method });
+      assert.equal(r.status, 405, `${method} ${path}`);
+      assert.equal(r.headers.get("allow"), allow, `${method} ${path}`);
+    }
+    const http2 = await import("node:http2");
+    const session = http2.connect(url);
+    try {
+      const req = session.request({ ":method": "PUT", ":path": "/example.ExampleService/SayHello" });
+      req.end();
+      const h = await new Promise<import("node:http2").IncomingHttpHeaders>((resolve) => req.once("response", resolve));
+      assert.equal(h[":status"], 405);
+      assert.equal(h.allow, "POST, GET", "over HTTP/2 too");
+      req.resume();
+    } finally {
+      session.close();
+    }
+    await stillServes();
+  });
+
   it("answers unknown routes with 404 JSON", async () => {
     const r = await fetch(`${url}/no/such/thing`);
     assert.equal(r.status, 404);
