@@ -137,8 +137,24 @@ export interface ResolvedOptions extends Omit<ServerOptions, "auth" | "limits" |
 /** The limits that guard against abuse and cannot be turned off: at least 1. */
 export const requiredLimits = ["maxMessageBytes", "headersTimeoutMs", "maxHeaderBytes", "maxHeaderCount", "http2MaxSessionMemoryMb", "maxConcurrentStreams", "http2ControlFrameBurst", "http2RapidResetBurst"] as const;
 
+// Every option's name, checked against ServerOptions by the compiler (a new option must be added here).
+const SERVER_OPTIONS = Object.keys({
+  services: 0, interceptors: 0, port: 0, host: 0, tls: 0, limits: 0, logger: 0, health: 0, reflection: 0, ws: 0, rest: 0, cors: 0, metrics: 0, tracing: 0, features: 0, auth: 0,
+} satisfies Record<keyof ServerOptions, 0>);
+
 /** Validates options once and fills in defaults; throws an Error that says which option is wrong. */
 export function resolveOptions(opts: Partial<ServerOptions>): ResolvedOptions {
+  for (const k of Object.keys(opts)) {
+    if (!SERVER_OPTIONS.includes(k)) throw new Error(`unknown option "${k}"; known options: ${SERVER_OPTIONS.join(", ")}`);
+  }
+  (opts.services ?? []).forEach((s, i) => {
+    const desc = (s as { service?: { kind?: unknown } } | null)?.service;
+    if (desc?.kind !== "service") throw new Error(`services[${i}] is not a service registration: pass service(TheService, implementation), not the descriptor alone`);
+  });
+  (opts.interceptors ?? []).forEach((f, i) => {
+    if (typeof f !== "function") throw new Error(`interceptors[${i}] must be an interceptor, a function (next) => (req) => ..., got ${typeof f}`);
+  });
+  if (opts.host !== undefined && typeof opts.host !== "string") throw new Error(`host must be a string such as "127.0.0.1", got ${JSON.stringify(opts.host)}`);
   const limits: Limits = { ...defaultLimits };
   for (const [k, v] of Object.entries(opts.limits ?? {})) {
     if (!(k in defaultLimits)) throw new Error(`unknown limit "${k}"; known limits: ${Object.keys(defaultLimits).join(", ")}`);
@@ -156,7 +172,7 @@ export function resolveOptions(opts: Partial<ServerOptions>): ResolvedOptions {
     throw new Error(`limit requestTimeoutMs (${limits.requestTimeoutMs}) must be 0 or at least headersTimeoutMs (${limits.headersTimeoutMs})`);
   }
   const port = opts.port ?? 8080;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`port must be an integer from 0 to 65535, got ${String(port)}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`port must be an integer from 0 to 65535, got ${JSON.stringify(port)}`);
   if (opts.tls && (!opts.tls.cert || !opts.tls.key)) throw new Error("tls needs both cert and key");
   return {
     services: opts.services ?? [],

@@ -9,7 +9,7 @@ import { deadlineInterceptor } from "./deadline.js";
 import { DeadlineQueue } from "./deadline-queue.js";
 import { responseIdKey } from "./errors.js";
 import type { RegisteredMethod } from "./registry.js";
-import { invokeStream } from "./stream.js";
+import { invokeStream, wrap } from "./stream.js";
 
 export type { CallContext, CallInit } from "./context.js";
 
@@ -97,7 +97,7 @@ export class Pipeline {
     let next = implFn(spec, m.service, ctx, req);
     // The last interceptor's `next` is implFn, which takes a spread request as it is (merged()).
     const last = chain.length - 1;
-    for (let i = last; i >= 0; i--) next = chain[i]((i >= this.firstUser && i < last ? withSignal(next, ctx, req) : next) as never) as typeof next;
+    for (let i = last; i >= 0; i--) next = wrap(chain[i], (i >= this.firstUser && i < last ? withSignal(next, ctx, req) : next) as never) as typeof next;
     return next(req).then((res: UnaryResponse) => {
       // Interceptors may have returned other header objects; connect copies them over. The response
       // the implementation made is left alone (reading its getters would create empty Headers), and

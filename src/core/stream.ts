@@ -81,7 +81,7 @@ export function invokeStream(
   };
   const impl = guard ? (r: StreamRequest) => guard.guard(run(r)) : run;
   let next = impl as (r: StreamRequest) => Promise<StreamResponse>;
-  for (let i = interceptors.length - 1; i >= 0; i--) next = interceptors[i](next as never) as typeof next;
+  for (let i = interceptors.length - 1; i >= 0; i--) next = wrap(interceptors[i], next);
 
   return {
     [Symbol.asyncIterator]() {
@@ -219,4 +219,17 @@ function copyHeaders(from: Headers, to: Headers): void {
   if (from === to) return;
   to.forEach((_, key) => to.delete(key));
   from.forEach((value, key) => to.set(key, value));
+}
+
+/**
+ * An interceptor applied to `next`. One that throws while it wraps (before it ever sees a request)
+ * fails this call like one that throws from its inner function: the interceptors outside it (the
+ * error guard, metrics, logging) see the error, and the process goes on.
+ */
+export function wrap<N>(interceptor: Interceptor, next: N): N {
+  try {
+    return interceptor(next as never) as N;
+  } catch (e) {
+    return (() => Promise.reject(e)) as N;
+  }
 }
