@@ -204,7 +204,8 @@ export class Link {
       return;
     }
     // Browsers cannot ping: a call the server answers at once (even with "unimplemented") will do.
-    const id = `hb${++this.probeSeq}`;
+    // "-" never appears in a call id (base 36 digits): a probe cannot take a call's place in streams.
+    const id = `hb-${++this.probeSeq}`;
     this.probe = { deadline, id };
     this.streams.set(id, {
       frame: (f) => {

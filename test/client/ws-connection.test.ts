@@ -71,6 +71,21 @@ describe("WebSocket transport connection management", () => {
     });
   }
 
+  it("never gives a browser-style probe the id of a call: call 22429 (id \"hb1\") is not taken over by the first probe", async () => {
+    const { url } = await startServer();
+    const transport = wsTransport(url, { WebSocket: BrowserLikeWebSocket, useBinaryFormat: false, heartbeatIntervalMs: 100, heartbeatTimeoutMs: 2000 });
+    after(() => transport.close());
+    const client = createClient(ExampleService, transport);
+    // Call ids count up in base 36: 22428 calls first, so the stream below is call 22429, id "hb1".
+    for (let done = 0; done < 22428; done += 500) {
+      await Promise.all(Array.from({ length: Math.min(500, 22428 - done) }, () => client.sayHello({ name: "x" })));
+    }
+    const got: string[] = [];
+    // Quiet for over the heartbeat interval between messages: probes go out while it runs.
+    for await (const r of client.sayHelloStream({ name: "hb", count: 3, intervalMs: 300 }, { timeoutMs: 5000 })) got.push(r.message);
+    assert.deepEqual(got, ["Hello, hb (1/3)", "Hello, hb (2/3)", "Hello, hb (3/3)"]);
+  });
+
   it("fails fast with UNAVAILABLE while the server is down and backs off between attempts", async () => {
     const server = createServer({ host: "127.0.0.1", port: 0, services: [exampleService()] });
     const { port } = await server.listen();
