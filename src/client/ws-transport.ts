@@ -208,24 +208,46 @@ function wireTimeout(t: number | undefined): number | undefined {
 }
 
 function encode(opts: ResolvedWsTransportOptions, method: DescMethod, msg: MessageShape<DescMessage>): unknown {
-  if (opts.format === "json") return toJson(method.input, msg, opts.jsonOptions);
-  const bytes = toBinary(method.input, msg, opts.binaryOptions);
-  if (bytes.length > opts.maxMessageBytes) {
-    throw new ConnectError(`message size ${bytes.length} is larger than configured writeMaxBytes ${opts.maxMessageBytes}`, Code.ResourceExhausted);
+  if (opts.format === "json") {
+    const json = toJson(method.input, msg, opts.jsonOptions);
+    checkSize(jsonBytes(json), opts.maxMessageBytes, "sent");
+    return json;
   }
+  const bytes = toBinary(method.input, msg, opts.binaryOptions);
+  checkSize(bytes.length, opts.maxMessageBytes, "sent");
   return bytes;
 }
 
 function decode(opts: ResolvedWsTransportOptions, method: DescMethod, raw: unknown): MessageShape<DescMessage> {
   try {
-    if (opts.format === "json") return fromJson(method.output, raw as JsonValue, { ignoreUnknownFields: true, ...opts.jsonOptions });
-    const bytes = raw as Uint8Array;
-    if (bytes.length > opts.maxMessageBytes) {
-      throw new ConnectError(`message size ${bytes.length} is larger than configured readMaxBytes ${opts.maxMessageBytes}`, Code.ResourceExhausted);
+    if (opts.format === "json") {
+      checkSize(jsonBytes(raw), opts.maxMessageBytes, "received");
+      return fromJson(method.output, raw as JsonValue, { ignoreUnknownFields: true, ...opts.jsonOptions });
     }
+    const bytes = raw as Uint8Array;
+    checkSize(bytes.length, opts.maxMessageBytes, "received");
     return fromBinary(method.output, bytes, opts.binaryOptions);
   } catch (e) {
     if (e instanceof ConnectError) throw e;
     throw new ConnectError(`cannot decode ${method.output.typeName}: ${e instanceof Error ? e.message : String(e)}`, Code.Internal);
   }
+}
+
+// maxMessageBytes holds for both formats: a binary message's bytes, a JSON message's UTF-8 text.
+function checkSize(size: number, max: number, what: "sent" | "received"): void {
+  if (size > max) throw new ConnectError(`message ${what} of ${size} bytes is larger than maxMessageBytes (${max})`, Code.ResourceExhausted);
+}
+
+/** The UTF-8 length of a JSON value's text, without encoding it (no Buffer in browsers). */
+function jsonBytes(value: unknown): number {
+  const s = JSON.stringify(value ?? null);
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff) i++, (n += 2); // a surrogate pair: 4 bytes for its 2 units
+    else n += 2;
+  }
+  return n;
 }

@@ -191,3 +191,23 @@ describe("createWebSocketTransport() metadata, details and cancellation", () => 
     assert.equal(err.code, Code.Canceled);
   });
 });
+
+// maxMessageBytes holds in both formats (it was checked for binary frames only).
+describe("createWebSocketTransport() maxMessageBytes", () => {
+  for (const useBinaryFormat of [true, false]) {
+    const format = useBinaryFormat ? "binary" : "JSON";
+    it(`refuses to send or take a message over the limit in ${format} frames, with RESOURCE_EXHAUSTED`, async () => {
+      const transport = wsTransport(url, { useBinaryFormat, maxMessageBytes: 1000 });
+      after(() => transport.close());
+      const client = createClient(ExampleService, transport);
+      const fail = (p: Promise<unknown>) => p.then(() => "ok", (e: unknown) => `${Code[ConnectError.from(e).code]}: ${ConnectError.from(e).rawMessage}`);
+      assert.match(await fail(client.sayHello({ name: "a".repeat(2000) })), /^ResourceExhausted: message sent of \d+ bytes is larger than maxMessageBytes \(1000\)/);
+      // A request just under the limit whose answer ("Hello, " + name) is just over it.
+      // (The answer is 7 bytes longer than the name plus framing: 3 bytes in protobuf, 14 in JSON.)
+      assert.match(await fail(client.sayHello({ name: "a".repeat(useBinaryFormat ? 995 : 985) })), /^ResourceExhausted: message received of \d+ bytes/);
+      assert.equal((await client.sayHello({ name: "a".repeat(900) })).message, `Hello, ${"a".repeat(900)}`);
+      // Counted in bytes, not characters: 600 two-byte characters are over 1000 bytes.
+      assert.match(await fail(client.sayHello({ name: "é".repeat(600) })), /^ResourceExhausted: message sent/);
+    });
+  }
+});
