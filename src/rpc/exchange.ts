@@ -49,9 +49,13 @@ export interface Exchange extends RequestHead {
  * grpc-go's server cancels the stream's context on any RST_STREAM, so logs and metrics do not
  * count a client that gave up as an internal error. The code stays in the message.
  */
+// RFC 9113 §7's error code names (node:http2's constants also hold flags and settings under the same
+// NGHTTP2_ prefix: 0x8 is FLAG_PADDED as well as CANCEL).
+const RST_CODES = ["NO_ERROR", "PROTOCOL_ERROR", "INTERNAL_ERROR", "FLOW_CONTROL_ERROR", "SETTINGS_TIMEOUT", "STREAM_CLOSED", "FRAME_SIZE_ERROR", "REFUSED_STREAM", "CANCEL", "COMPRESSION_ERROR", "CONNECT_ERROR", "ENHANCE_YOUR_CALM", "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED"];
+
 export function errorFromRstCode(code: number): ConnectError {
   if (code === h2c.NGHTTP2_NO_ERROR) return clientWentAway();
-  const name = Object.entries(h2c).find(([k, v]) => v === code && k.startsWith("NGHTTP2_") && !k.startsWith("NGHTTP2_ERR"))?.[0]?.slice(8) ?? "UNKNOWN";
+  const name = RST_CODES[code] ?? "UNKNOWN";
   return new ConnectError(`the client reset the stream with error code ${name} (0x${code.toString(16)})`, Code.Canceled);
 }
 

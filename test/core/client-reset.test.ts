@@ -8,6 +8,7 @@ import { Code, ConnectError, createClient, type Interceptor, type Transport } fr
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { service } from "../../src/config.js";
 import { ExampleService } from "../../src/gen/example/example_pb.js";
+import { errorFromRstCode } from "../../src/rpc/exchange.js";
 import { exampleService } from "../../src/services/example.js";
 import { scrapeUntil } from "../observability/support.js";
 import { valueOf } from "../observability/prom.js";
@@ -73,5 +74,14 @@ describe("a client that resets its stream when its deadline fires", { timeout: 3
     const delta = (code: string) => handled(after, "connect", code, m) - handled(before, "connect", code, m);
     assert.equal(delta("Internal"), 0, "not counted as Internal");
     assert.equal(delta("Canceled") + delta("DeadlineExceeded"), 1, "counted once, as Canceled or DeadlineExceeded");
+  });
+});
+
+describe("errorFromRstCode", () => {
+  it("names RFC 9113 error codes, not node:http2 constants that share their values", () => {
+    assert.equal(errorFromRstCode(0x8).rawMessage, "the client reset the stream with error code CANCEL (0x8)");
+    assert.equal(errorFromRstCode(0x2).rawMessage, "the client reset the stream with error code INTERNAL_ERROR (0x2)");
+    assert.equal(errorFromRstCode(0xb).rawMessage, "the client reset the stream with error code ENHANCE_YOUR_CALM (0xb)");
+    assert.equal(errorFromRstCode(0x63).rawMessage, "the client reset the stream with error code UNKNOWN (0x63)");
   });
 });
