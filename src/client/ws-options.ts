@@ -98,6 +98,20 @@ export function resolveTransportOptions(o: WebSocketTransportOptions): ResolvedW
     if (typeof v !== "number" || !Number.isFinite(v) || v < min) throw new Error(`createWebSocketTransport: ${name} must be a number >= ${min}, got ${String(v)}`);
     return v;
   };
+  const integer = (name: keyof WebSocketTransportOptions, dflt: number): number => {
+    const v = n(name, dflt, 1);
+    if (!Number.isInteger(v)) throw new Error(`createWebSocketTransport: ${name} must be a whole number, got ${v}`);
+    return v;
+  };
+  // 0 or less: no default deadline; anything but a number is a mistake (a string from a config file, say).
+  if (o.defaultTimeoutMs !== undefined && (typeof o.defaultTimeoutMs !== "number" || Number.isNaN(o.defaultTimeoutMs))) {
+    throw new Error(`createWebSocketTransport: defaultTimeoutMs must be a number of milliseconds, got ${JSON.stringify(o.defaultTimeoutMs)}`);
+  }
+  const reconnectInitialDelayMs = n("reconnectInitialDelayMs", 100);
+  const reconnectMaxDelayMs = n("reconnectMaxDelayMs", 5_000);
+  if (reconnectInitialDelayMs > reconnectMaxDelayMs) {
+    throw new Error(`createWebSocketTransport: reconnectInitialDelayMs (${reconnectInitialDelayMs}) must not exceed reconnectMaxDelayMs (${reconnectMaxDelayMs})`);
+  }
   return {
     url: wsUrl(o.baseUrl, o.path ?? "/ws"),
     format: o.useBinaryFormat === false ? "json" : "proto",
@@ -108,11 +122,11 @@ export function resolveTransportOptions(o: WebSocketTransportOptions): ResolvedW
     heartbeatIntervalMs: n("heartbeatIntervalMs", 30_000),
     heartbeatTimeoutMs: n("heartbeatTimeoutMs", 10_000, 1),
     heartbeatMethod: o.heartbeatMethod ?? "grpc.health.v1.Health/Check",
-    reconnectInitialDelayMs: n("reconnectInitialDelayMs", 100),
-    reconnectMaxDelayMs: n("reconnectMaxDelayMs", 5_000),
-    maxConcurrentStreams: n("maxConcurrentStreams", 250, 1),
-    maxMessageBytes: n("maxMessageBytes", 4 * 1024 * 1024, 1),
-    maxBufferedBytes: n("maxBufferedBytes", 1024 * 1024, 1),
+    reconnectInitialDelayMs,
+    reconnectMaxDelayMs,
+    maxConcurrentStreams: integer("maxConcurrentStreams", 250),
+    maxMessageBytes: integer("maxMessageBytes", 4 * 1024 * 1024),
+    maxBufferedBytes: integer("maxBufferedBytes", 1024 * 1024),
     jsonOptions: o.jsonOptions,
     binaryOptions: o.binaryOptions,
   };

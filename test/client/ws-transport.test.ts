@@ -211,3 +211,22 @@ describe("createWebSocketTransport() maxMessageBytes", () => {
     });
   }
 });
+
+describe("createWebSocketTransport() options", () => {
+  for (const [name, opts, message] of [
+    ["a default deadline given as a string", { defaultTimeoutMs: "100" }, /defaultTimeoutMs must be a number of milliseconds, got "100"/],
+    ["a fractional stream count", { maxConcurrentStreams: 2.5 }, /maxConcurrentStreams must be a whole number, got 2.5/],
+    ["a first backoff longer than the longest", { reconnectInitialDelayMs: 10_000, reconnectMaxDelayMs: 10 }, /reconnectInitialDelayMs \(10000\) must not exceed reconnectMaxDelayMs \(10\)/],
+    ["a negative message limit", { maxMessageBytes: -1 }, /maxMessageBytes must be a number >= 1, got -1/],
+  ] as const) {
+    it(`refuses ${name}, naming the option`, () => {
+      assert.throws(() => wsTransport(url, opts as never), message);
+    });
+  }
+
+  it("takes a default deadline of 0 or less as none", async () => {
+    const transport = wsTransport(url, { defaultTimeoutMs: -5 });
+    after(() => transport.close());
+    assert.equal((await createClient(ExampleService, transport).sayHello({ name: "Ann" })).message, "Hello, Ann");
+  });
+});
