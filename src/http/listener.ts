@@ -105,7 +105,7 @@ export function createListener(limits: Limits, tls: TlsOptions | undefined, hand
       return;
     }
     if (closing) res.shouldKeepAlive = false;
-    if (req.url !== undefined && req.url.charCodeAt(0) !== 47 /* "/" */) req.url = originForm(req.url);
+    toOriginForm(req);
     handlers.request(req, res);
   });
   // Node enforces headersTimeout and requestTimeout from a timer it starts on 'listening', which a
@@ -165,7 +165,7 @@ export function createListener(limits: Limits, tls: TlsOptions | undefined, hand
   }
 
   function upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer) {
-    if (req.url !== undefined && req.url.charCodeAt(0) !== 47 /* "/" */) req.url = originForm(req.url);
+    toOriginForm(req);
     if (tooManyHeaders(req)) socket.end("HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
     else if (closing || !handlers.upgrade(req, socket, head)) {
       socket.end("HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
@@ -305,6 +305,11 @@ function headerListSize(raw: unknown): number {
   let n = 0;
   for (let i = 0; i < raw.length; i++) n += Buffer.byteLength(String(raw[i])) + (i % 2 === 0 ? 32 : 0);
   return n;
+}
+
+/** Serves an absolute-form request target as its origin form (see originForm); the common "/..." costs one test. */
+function toOriginForm(req: http.IncomingMessage): void {
+  if (req.url !== undefined && req.url.charCodeAt(0) !== 47 /* "/" */) req.url = originForm(req.url);
 }
 
 /**

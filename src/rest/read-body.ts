@@ -14,6 +14,11 @@ const decoders: Record<string, Decoder> = {
   br: promisify(zlib.brotliDecompress),
 };
 
+// What a 415 names as accepted (Accept-Encoding, RFC 9110 §12.5.3); x-gzip is gzip's old alias.
+const ACCEPTED = "gzip, deflate, br";
+
+const unsupported = (message: string) => new RestError(message, Code.InvalidArgument, 415, { "accept-encoding": ACCEPTED });
+
 const tooLarge = (max: number) => new RestError(`request body is larger than the limit of ${max} bytes`, Code.ResourceExhausted, 413);
 
 /**
@@ -42,15 +47,8 @@ function contentCodings(header: string): string[] {
   for (const raw of header.split(",")) {
     const c = raw.trim().toLowerCase();
     if (c === "" || c === "identity") continue;
-    if (out.length === 2) throw new RestError("more than two Content-Encodings on one request body", Code.InvalidArgument, 415, { "accept-encoding": "gzip, deflate, br" });
-    if (!(c in decoders)) {
-      throw new RestError(
-        `Content-Encoding "${header.slice(0, 64)}" is not supported: send the body uncompressed or as ${Object.keys(decoders).filter((k) => k !== "x-gzip").join(", ")}`,
-        Code.InvalidArgument,
-        415,
-        { "accept-encoding": "gzip, deflate, br" },
-      );
-    }
+    if (out.length === 2) throw unsupported("more than two Content-Encodings on one request body");
+    if (!(c in decoders)) throw unsupported(`Content-Encoding "${header.slice(0, 64)}" is not supported: send the body uncompressed or as ${ACCEPTED}`);
     out.push(c);
   }
   return out;

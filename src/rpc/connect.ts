@@ -21,6 +21,11 @@ export interface ConnectType {
 const unaryTypeRe = /^application\/(?:json(?:; ?charset=utf-?8)?|(proto))$/i;
 const textEncoder = new TextEncoder();
 
+/** Whether Connect lets a client call this method with GET: a unary method without side effects. */
+export function getAllowed(m: RegisteredMethod): boolean {
+  return m.spec.kind === "unary" && m.method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS;
+}
+
 /**
  * Whether the fast path serves this Connect unary request, from headers only; compressed requests,
  * streams and anything connect-node answers with 405/415 go to connect-node.
@@ -34,7 +39,7 @@ export function acceptConnect(m: RegisteredMethod, ex: RequestHead): ConnectType
     if (enc !== undefined && enc !== "identity") return undefined;
     return { binary: match[1] !== undefined };
   }
-  if (ex.method === "GET" && m.method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS) {
+  if (ex.method === "GET" && getAllowed(m)) {
     const q = ex.target.indexOf("?");
     const query = new URLSearchParams(q < 0 ? "" : ex.target.slice(q + 1));
     const encoding = query.get("encoding");

@@ -1,6 +1,5 @@
 import { createRegistry } from "@bufbuild/protobuf";
 import { base64Decode } from "@bufbuild/protobuf/wire";
-import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { h2StreamKey } from "../core/errors.js";
@@ -8,7 +7,7 @@ import type { RegisteredMethod } from "../core/registry.js";
 import { pathOf } from "../http/dispatcher.js";
 import type { NodeRequest, NodeResponse } from "../http/types.js";
 import type { Feature, ServerContext } from "../server.js";
-import { acceptConnect, serveConnect } from "./connect.js";
+import { acceptConnect, getAllowed, serveConnect } from "./connect.js";
 import { CompatExchange, StreamExchange, type RequestHead } from "./exchange.js";
 import { acceptGrpc, serveGrpc, type RpcEnv } from "./grpc.js";
 import { encodeGrpcMessage } from "./wire.js";
@@ -76,9 +75,8 @@ export function rpcFeature(ctx: ServerContext): Feature {
       const head: RequestHead = { method: req.method ?? "", target: req.url ?? "/", headers: req.headers, httpVersion: req.httpVersion };
       if (fast(m, head, () => new CompatExchange(req, res, scheme))) return true;
       // connect-node answers another method with a bare 405; RFC 9110 §15.5.6 asks for Allow (connect-go sends it).
-      const allow = m.method.methodKind === "unary" && m.method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS ? "POST, GET" : "POST";
-      if (req.method !== "POST" && !(req.method === "GET" && allow !== "POST")) {
-        (res as import("node:http").ServerResponse).writeHead(405, { allow, "content-length": 0 });
+      if (req.method !== "POST" && !(req.method === "GET" && getAllowed(m))) {
+        (res as import("node:http").ServerResponse).writeHead(405, { allow: getAllowed(m) ? "POST, GET" : "POST", "content-length": 0 });
         res.end();
         return true;
       }
