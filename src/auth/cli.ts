@@ -32,6 +32,9 @@ export const authFlags = {
   "ws-require-auth": { type: "boolean" },
 } as const;
 
+// The chat service's methods: always "authenticated", and all the chat tokens may call.
+const CHAT = "chat.v1.ChatService/*";
+
 /**
  * The server's auth block from flags and environment (`pick(flag, ENV)`): the chat tokens as static
  * tokens, a JWT verifier when a key source is given, the user's rules, then chat as "authenticated".
@@ -62,9 +65,9 @@ export function authFromCli(pick: (flag: string, env: string) => string | undefi
   if (wsEnv !== undefined && wsEnv !== "" && !["true", "false", "1", "0"].includes(wsEnv)) throw new Error(`WS_REQUIRE_AUTH must be true or false, got "${wsEnv}"`);
   const opts: AuthOptions = {
     // Chat tokens are for chat: they must not open the other methods an operator made "authenticated".
-    tokens: [...chatTokens].map(([token, subject]) => ({ token, subject, only: ["chat.v1.ChatService/*"] })),
+    tokens: [...chatTokens].map(([token, subject]) => ({ token, subject, only: [CHAT] })),
     jwt: jwt && Object.fromEntries(Object.entries(jwt).filter(([, v]) => v !== undefined)),
-    rules: [...rules, { match: "chat.v1.ChatService/*", access: "authenticated" }],
+    rules: [...rules, { match: CHAT, access: "authenticated" }],
     defaultAccess: def,
     queryParam: pick("auth-query-param", "AUTH_QUERY_PARAM") ?? "",
     requireForWebSocket: wsRequireFlag ?? (wsEnv === "true" || wsEnv === "1"),
